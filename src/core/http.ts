@@ -1,0 +1,434 @@
+/**
+ * Just enough HTTP/1.1 (RFC 9110 / RFC 9112) to run the WebSocket opening
+ * handshake without an HTTP stack: an incremental parser for a request or
+ * response head, plus parsers for the list-valued headers RFC 6455 uses.
+ * Parsing is strict because a handshake is a trust boundary: anything that
+ * could be read two ways (bare LF, obs-fold, whitespace before the colon) is
+ * rejected rather than guessed at.
+ */
+
+import { HandshakeError, UsageError } from "./errors.js";
+
+/** Caps on an HTTP head so a peer cannot make the parser buffer without bound. */
+export interface HttpLimits {
+  /** Largest head accepted, in bytes, counting the start line and the final empty line. */
+  maxHeaderBytes: number;
+  /** Most header fields accepted (the start line is not counted). */
+  maxHeaderCount: number;
+}
+
+/** Limits used when none are given; generous for browsers, small enough to bound memory. */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxHeaderBytes: 16384,
+  maxHeaderCount: 100,
+});
+
+/** A parsed request or response head. */
+export interface HttpHead {
+  /**
+   * `[method, target, version]` for a request, `[version, status, reason]` for
+   * a response (the reason may be empty).
+   */
+  startLine: [string, string, string];
+  /**
+   * Header values by lower-case name, repeated fields joined with `", "`. The
+   * object has no prototype, so a header named `__proto__` is just a header.
+   */
+  headers: Record<string, string>;
+  /** Every field as sent (original name case, original order, repeats kept). */
+  rawHeaders: Array<[string, string]>;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+function malformed(message: string): HandshakeError {
+  return new HandshakeError("MALFORMED_HTTP", message, 400);
+}
+
+/** tchar of RFC 9110 section 5.6.2, indexed by character code. */
+const TCHAR = new Uint8Array(128);
+for (let c = 0x21; c < 0x7f; c++) TCHAR[c] = 1;
+for (const c of '"(),/:;<=>?@[\\]{}') TCHAR[c.charCodeAt(0)] = 0;
+
+/** True when `text` is a non-empty RFC 9110 token (what header names, methods and subprotocols must be). */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** Trims only SP and HTAB: `String.prototype.trim` would also eat 0xA0 and friends. */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** Each byte becomes the char with the same code (true latin1; TextDecoder's "latin1" is windows-1252). */
+function latin1(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
+}
+
+const HTTP_VERSION = /^HTTP\/[0-9]\.[0-9]$/;
+
+function parseRequestLine(line: string): [string, string, string] {
+  const parts = line.split(" ");
+  if (parts.length !== 3) throw malformed("request line is not 'method SP target SP version'");
+  const [method, target, version] = parts as [string, string, string];
+  if (!isToken(method)) throw malformed("invalid method");
+  if (target.length === 0) throw malformed("empty request target");
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) throw malformed("invalid character in request target");
+  }
+  if (!HTTP_VERSION.test(version)) throw malformed("invalid HTTP version in request line");
+  return [method, target, version];
+}
+
+function parseStatusLine(line: string): [string, string, string] {
+  const space = line.indexOf(" ");
+  const version = space < 0 ? line : line.slice(0, space);
+  if (!HTTP_VERSION.test(version)) throw malformed("invalid HTTP version in status line");
+  const status = line.slice(space + 1, space + 4);
+  if (space < 0 || !/^[0-9]{3}$/.test(status)) throw malformed("invalid status code");
+  const after = space + 4;
+  // Tolerate a missing SP before an empty reason ("HTTP/1.1 101"); servers do send it.
+  if (after < line.length && line.charCodeAt(after) !== 0x20) throw malformed("invalid status code");
+  const reason = line.slice(after + 1);
+  for (let i = 0; i < reason.length; i++) {
+    const c = reason.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in reason phrase");
+  }
+  return [version, status, reason];
+}
+
+function parseFieldLine(line: string): [string, string] {
+  const first = line.charCodeAt(0);
+  if (isOws(first)) throw malformed("obsolete line folding is not allowed");
+  const colon = line.indexOf(":");
+  if (colon < 0) throw malformed("header line without a colon");
+  if (colon === 0) throw malformed("empty header name");
+  const name = line.slice(0, colon);
+  if (isOws(name.charCodeAt(name.length - 1))) throw malformed("whitespace between header name and colon");
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) throw malformed("non-ASCII character in header name");
+    if (TCHAR[c] === 0) throw malformed("invalid character in header name");
+  }
+  const value = trimOws(line.slice(colon + 1));
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in header value");
+  }
+  return [name, value];
+}
+
+function checkLimit(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError("INVALID_LIMIT", `${name} must be a positive integer`);
+  }
+  return value;
+}
+
+/**
+ * Incremental parser for one HTTP head. Bytes may arrive split anywhere (one at
+ * a time works); each byte is examined once, so total work is linear. Limits
+ * are enforced as bytes arrive, before the terminating empty line, so a peer
+ * that never finishes its head cannot make the parser buffer more than
+ * `maxHeaderBytes`. The head bytes are copied, so callers may reuse chunks.
+ */
+export class HttpHeadParser {
+  readonly #kind: "request" | "response";
+  readonly #maxBytes: number;
+  readonly #maxCount: number;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #length = 0;
+  #lineLength = 0;
+  #lines = 0;
+  #afterCR = false;
+  #done = false;
+  #failure: HandshakeError | null = null;
+
+  /** `kind` selects which start line is expected. */
+  constructor(kind: "request" | "response", limits?: Partial<HttpLimits>) {
+    this.#kind = kind;
+    this.#maxBytes = checkLimit(limits?.maxHeaderBytes ?? DEFAULT_HTTP_LIMITS.maxHeaderBytes, "maxHeaderBytes");
+    this.#maxCount = checkLimit(limits?.maxHeaderCount ?? DEFAULT_HTTP_LIMITS.maxHeaderCount, "maxHeaderCount");
+  }
+
+  /**
+   * Feeds the next chunk. Returns null while the head is incomplete; once the
+   * empty line is seen, returns the head and `rest`, a view of the bytes of
+   * `chunk` after it (they belong to whatever protocol follows). Throws
+   * HandshakeError (400 or 431) on a malformed or oversized head; after a
+   * throw, every later call throws the same error.
+   */
+  push(chunk: Uint8Array): { head: HttpHead; rest: Uint8Array } | null {
+    if (this.#failure) throw this.#failure;
+    if (this.#done) throw new UsageError("HEAD_ALREADY_PARSED", "the HTTP head was already parsed");
+    try {
+      return this.#scan(chunk);
+    } catch (error) {
+      if (error instanceof HandshakeError) this.#failure = error;
+      throw error;
+    }
+  }
+
+  #scan(chunk: Uint8Array): { head: HttpHead; rest: Uint8Array } | null {
+    let end = -1;
+    let i = 0;
+    for (; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (this.#afterCR) {
+        if (c !== LF) throw malformed("CR not followed by LF");
+        this.#afterCR = false;
+        if (this.#lineLength === 0) {
+          if (this.#lines === 0) throw malformed("empty start line");
+          end = i + 1;
+          break;
+        }
+        this.#lines++;
+        if (this.#lines - 1 > this.#maxCount) {
+          throw new HandshakeError("TOO_MANY_HEADERS", `more than ${this.#maxCount} header fields`, 431);
+        }
+        this.#lineLength = 0;
+      } else if (c === CR) {
+        this.#afterCR = true;
+      } else if (c === LF) {
+        throw malformed("line ends with a bare LF; CRLF is required");
+      } else {
+        this.#lineLength++;
+      }
+      // The head is unfinished, so it needs at least one more byte.
+      if (this.#length + i + 1 >= this.#maxBytes) {
+        throw new HandshakeError("HEADERS_TOO_LARGE", `HTTP head larger than ${this.#maxBytes} bytes`, 431);
+      }
+    }
+    const consumed = end < 0 ? chunk.length : end;
+    this.#append(chunk.subarray(0, consumed));
+    if (end < 0) return null;
+    this.#done = true;
+    const head = this.#parse();
+    this.#buffer = new Uint8Array(0);
+    return { head, rest: chunk.subarray(end) };
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#length + bytes.length;
+    if (needed > this.#buffer.length) {
+      const grown = new Uint8Array(Math.min(Math.max(needed, this.#buffer.length * 2, 512), this.#maxBytes));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.#length);
+    this.#length = needed;
+  }
+
+  #parse(): HttpHead {
+    // The scan guarantees CRLF-only line ends and a final empty line.
+    const lines = latin1(this.#buffer.subarray(0, this.#length - 4)).split("\r\n");
+    const startLine = this.#kind === "request" ? parseRequestLine(lines[0]!) : parseStatusLine(lines[0]!);
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    const rawHeaders: Array<[string, string]> = [];
+    for (let n = 1; n < lines.length; n++) {
+      const [name, value] = parseFieldLine(lines[n]!);
+      rawHeaders.push([name, value]);
+      const key = name.toLowerCase();
+      const previous = headers[key];
+      headers[key] = previous === undefined ? value : `${previous}, ${value}`;
+    }
+    return { startLine, headers, rawHeaders };
+  }
+}
+
+/**
+ * Splits a comma-separated header value (RFC 9110 section 5.6.1) into
+ * lower-cased elements, skipping empty ones, for case-insensitive options such
+ * as `Connection` and `Upgrade`.
+ */
+export function parseTokenList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const item = trimOws(part);
+    if (item.length > 0) out.push(item.toLowerCase());
+  }
+  return out;
+}
+
+/** Whether a comma-separated header value contains `token`, ignoring ASCII case. */
+export function hasToken(value: string | undefined, token: string): boolean {
+  return parseTokenList(value).includes(token.toLowerCase());
+}
+
+/**
+ * Parses Sec-WebSocket-Protocol. Subprotocol names are case-sensitive
+ * (RFC 6455 section 4.1) and must be unique tokens; anything else is a 400
+ * `INVALID_SUBPROTOCOL`, since it cannot be echoed back safely.
+ */
+export function parseProtocolList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const item = trimOws(part);
+    if (item.length === 0) continue;
+    if (!isToken(item)) throw new HandshakeError("INVALID_SUBPROTOCOL", "subprotocol name is not a token", 400);
+    if (out.includes(item)) throw new HandshakeError("INVALID_SUBPROTOCOL", "subprotocol offered twice", 400);
+    out.push(item);
+  }
+  return out;
+}
+
+/** One extension from Sec-WebSocket-Extensions with its parameters (RFC 6455 section 9.1). */
+export interface ExtensionOffer {
+  /** Extension name, lower-cased. */
+  name: string;
+  /**
+   * Parameters by lower-cased name; `true` for a parameter without a value.
+   * When a name repeats, the last value wins here (see `paramList`).
+   */
+  params: Record<string, string | true>;
+}
+
+/**
+ * An extension as parsed from a header. `paramList` keeps every parameter in
+ * order so an extension can reject duplicates, which `params` cannot show.
+ */
+export interface ParsedExtension extends ExtensionOffer {
+  /** Every parameter in order, duplicates kept, names lower-cased. */
+  paramList: Array<[string, string | true]>;
+}
+
+function extensionError(message: string): HandshakeError {
+  return new HandshakeError("INVALID_EXTENSION_HEADER", message, 400);
+}
+
+/**
+ * Parses Sec-WebSocket-Extensions (RFC 6455 section 9.1), possibly several
+ * header values already joined with `", "`. Commas inside quoted strings do
+ * not split, OWS around `,`, `;` and `=` is allowed, and empty list elements
+ * are skipped (RFC 9110 section 5.6.1). Whether parameter values make sense is
+ * left to each extension. Throws 400 `INVALID_EXTENSION_HEADER`.
+ */
+export function parseExtensions(value: string | undefined): ParsedExtension[] {
+  if (value === undefined) return [];
+  const out: ParsedExtension[] = [];
+  const length = value.length;
+  let pos = 0;
+
+  const skipOws = (): void => {
+    while (pos < length && isOws(value.charCodeAt(pos))) pos++;
+  };
+  const readToken = (what: string): string => {
+    const start = pos;
+    while (pos < length) {
+      const c = value.charCodeAt(pos);
+      if (c >= 128 || TCHAR[c] === 0) break;
+      pos++;
+    }
+    if (pos === start) throw extensionError(`expected ${what} at offset ${start}`);
+    return value.slice(start, pos);
+  };
+  const readQuoted = (): string => {
+    pos++; // opening quote
+    let text = "";
+    while (pos < length) {
+      let c = value.charCodeAt(pos);
+      if (c === 0x22) {
+        pos++;
+        return text;
+      }
+      if (c === 0x5c) {
+        pos++;
+        if (pos >= length) break;
+        c = value.charCodeAt(pos);
+      }
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
+        throw extensionError("invalid character in quoted string");
+      }
+      text += value[pos];
+      pos++;
+    }
+    throw extensionError("unterminated quoted string");
+  };
+
+  skipOws();
+  while (pos < length) {
+    if (value.charCodeAt(pos) === 0x2c) {
+      pos++;
+      skipOws();
+      continue;
+    }
+    const name = readToken("extension name").toLowerCase();
+    const params: Record<string, string | true> = Object.create(null) as Record<string, string | true>;
+    const paramList: Array<[string, string | true]> = [];
+    skipOws();
+    while (pos < length && value.charCodeAt(pos) === 0x3b) {
+      pos++;
+      skipOws();
+      const param = readToken("parameter name").toLowerCase();
+      skipOws();
+      let paramValue: string | true = true;
+      if (pos < length && value.charCodeAt(pos) === 0x3d) {
+        pos++;
+        skipOws();
+        paramValue = value.charCodeAt(pos) === 0x22 ? readQuoted() : readToken("parameter value");
+        skipOws();
+      }
+      params[param] = paramValue;
+      paramList.push([param, paramValue]);
+    }
+    if (pos < length && value.charCodeAt(pos) !== 0x2c) {
+      throw extensionError(`unexpected character at offset ${pos}`);
+    }
+    out.push({ name, params, paramList });
+  }
+  return out;
+}
+
+function formatValue(text: string): string {
+  if (isToken(text)) return text;
+  let quoted = '"';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
+      throw new UsageError("INVALID_EXTENSION", "extension parameter value cannot be sent in a header");
+    }
+    quoted += c === 0x22 || c === 0x5c ? `\\${text[i]}` : text[i];
+  }
+  return `${quoted}"`;
+}
+
+/**
+ * Serializes extensions for Sec-WebSocket-Extensions from `params` (not
+ * `paramList`, so an edited offer formats as edited). Values that are not
+ * tokens are sent as quoted strings. Throws UsageError `INVALID_EXTENSION` for
+ * names that are not tokens or values no header can carry.
+ */
+export function formatExtensions(list: readonly ExtensionOffer[]): string {
+  return list
+    .map((extension) => {
+      if (!isToken(extension.name)) throw new UsageError("INVALID_EXTENSION", "extension name is not a token");
+      let text = extension.name;
+      for (const [name, value] of Object.entries(extension.params)) {
+        if (!isToken(name)) throw new UsageError("INVALID_EXTENSION", "extension parameter name is not a token");
+        text += value === true ? `; ${name}` : `; ${name}=${formatValue(value)}`;
+      }
+      return text;
+    })
+    .join(", ");
+}

@@ -1,0 +1,82 @@
+/**
+ * Payload masking (RFC 6455 section 5.3). XOR with a 4-byte key, done a 32-bit
+ * word at a time over the aligned middle of the buffer: the bytes of a word
+ * view are in platform order, so the key word is read through the same kind of
+ * view and the result is correct on any endianness.
+ */
+
+/** Below this size a plain byte loop beats setting up a word view. */
+const WORD_THRESHOLD = 32;
+
+const keyBytes = new Uint8Array(4);
+const keyWord = new Uint32Array(keyBytes.buffer);
+
+/**
+ * XOR `length` bytes of `source` (from `sourceOffset`) with `key`, writing to
+ * `target` at `targetOffset`. `source` and `target` may be the same buffer at
+ * the same offset (unmasking in place). `keyPhase` is the index into the key
+ * of the first byte, for payloads processed in pieces.
+ */
+export function applyMask(
+  source: Uint8Array,
+  sourceOffset: number,
+  target: Uint8Array,
+  targetOffset: number,
+  length: number,
+  key: Uint8Array,
+  keyPhase = 0,
+): void {
+  let i = 0;
+  if (length >= WORD_THRESHOLD && (source.byteOffset + sourceOffset) % 4 === (target.byteOffset + targetOffset) % 4) {
+    // Byte loop until the target is word aligned, then whole words.
+    const misalign = (target.byteOffset + targetOffset) & 3;
+    const head = misalign === 0 ? 0 : 4 - misalign;
+    for (; i < head; i++) target[targetOffset + i] = source[sourceOffset + i]! ^ key[(keyPhase + i) & 3]!;
+    const words = (length - head) >>> 2;
+    if (words > 0) {
+      for (let k = 0; k < 4; k++) keyBytes[k] = key[(keyPhase + head + k) & 3]!;
+      const word = keyWord[0]!;
+      const src = new Uint32Array(source.buffer, source.byteOffset + sourceOffset + head, words);
+      const dst = src.buffer === target.buffer && source.byteOffset + sourceOffset === target.byteOffset + targetOffset
+        ? src
+        : new Uint32Array(target.buffer, target.byteOffset + targetOffset + head, words);
+      for (let w = 0; w < words; w++) dst[w] = src[w]! ^ word;
+      i = head + words * 4;
+    }
+  }
+  for (; i < length; i++) target[targetOffset + i] = source[sourceOffset + i]! ^ key[(keyPhase + i) & 3]!;
+}
+
+/** Unmask `data` in place; `keyPhase` as in {@link applyMask}. */
+export function unmaskInPlace(data: Uint8Array, key: Uint8Array, keyPhase = 0): void {
+  applyMask(data, 0, data, 0, data.length, key, keyPhase);
+}
+
+/** Source of random bytes for masking keys: fills the array it is given. */
+export type RandomSource = (target: Uint8Array) => void;
+
+/** Fills from `crypto.getRandomValues`, available in every modern JS runtime. */
+export const cryptoRandom: RandomSource = (target) => {
+  globalThis.crypto.getRandomValues(target);
+};
+
+/**
+ * Hands out 4-byte masking keys from a pool refilled in bulk, so a client
+ * sending many small frames does not pay one random call per frame.
+ */
+export class MaskKeyPool {
+  private readonly pool = new Uint8Array(1024);
+  private offset = this.pool.length;
+  constructor(private readonly random: RandomSource = cryptoRandom) {}
+
+  /** Next key as a view valid until the pool is refilled: copy it before keeping it. */
+  next(): Uint8Array {
+    if (this.offset === this.pool.length) {
+      this.random(this.pool);
+      this.offset = 0;
+    }
+    const key = this.pool.subarray(this.offset, this.offset + 4);
+    this.offset += 4;
+    return key;
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * The sans-IO WebSocket protocol (RFC 6455 sections 5-7) for either role.
+ * Bytes go in through {@link Protocol.receive}; events come out of
+ * {@link Protocol.events}; frames to send come out of {@link Protocol.output}.
+ * It owns no socket and no timer, so any transport and any runtime can drive it.
+ */
+import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
+import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
+import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, type FrameSink } from "./frame.js";
+import { resolveLimits, type Limits } from "./limits.js";
+import { MaskKeyPool, type RandomSource } from "./mask.js";
+import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
+import { Utf8Validator, type Utf8Check } from "./utf8.js";
+import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
+
+/** Which end of the connection this protocol plays. */
+export type Role = "client" | "server";
+
+/** How received data is delivered: reassembled messages, or one event per frame. */
+export type Delivery = "messages" | "frames";
+
+/** `open` until a close frame is sent or received, `closing` until both are, then `closed`. */
+export type ProtocolState = "open" | "closing" | "closed";
+
+export interface ProtocolOptions extends Partial<Limits> {
+  role: Role;
+  /** Answer pings with pongs automatically (default true). */
+  autoPong?: boolean;
+  /** Answer a close frame with a close frame automatically (default true). */
+  autoClose?: boolean;
+  /** Deliver whole messages (default) or single frames. */
+  deliver?: Delivery;
+  /** A native whole-buffer UTF-8 check to speed up validation (Node: `buffer.isUtf8`). */
+  utf8Check?: Utf8Check;
+  /** Where outgoing frames are written; shared by all protocols by default. */
+  slab?: Slab;
+  /** Source of masking keys for the client role (default `crypto.getRandomValues`). */
+  random?: RandomSource;
+}
+
+const EMPTY = new Uint8Array(0);
+/** First allocation when a message has to be reassembled from pieces. */
+const MIN_ASSEMBLY = 16 * 1024;
+
+/**
+ * One WebSocket connection's protocol state.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "wsx/core";
+ * const server = new Protocol({ role: "server" });
+ * // a masked text frame "Hi" from a client
+ * server.receive(new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2]));
+ * const [message] = server.events();
+ * // message.type === "text", message.text === "Hi"
+ * server.sendText("Hello");
+ * const bytes = server.output(); // chunks to write to the transport
+ * ```
+ */
+export class Protocol {
+  readonly role: Role;
+  readonly limits: Limits;
+  autoPong: boolean;
+  autoClose: boolean;
+  /** Takes effect from the next message on. */
+  deliver: Delivery;
+
+  private readonly parser: FrameParser;
+  private readonly writer: FrameWriter;
+  private readonly allocate: (size: number) => Uint8Array;
+  private queue: ProtocolEvent[] = [];
+
+  // The frame being received.
+  private frameOpcode = 0;
+  private frameFin = false;
+  private frameLength = 0;
+  private frameReceived = 0;
+  // The data message being received.
+  private messageType: MessageType | null = null;
+  private messageFrames = false;
+  private messageSize = 0;
+  private fragments = 0;
+  private readonly utf8: Utf8Validator;
+  private textDecoder: InstanceType<typeof TextDecoder> | null = null;
+  private data: Uint8Array | null = null;
+  private dataLength = 0;
+  private dataOwned = false;
+  // The control frame being received.
+  private control: Uint8Array | null = null;
+  private controlLength = 0;
+  // Sending side of a fragmented message.
+  private sendingFragmented = false;
+
+  private sentClose: CloseFrame | null = null;
+  private receivedClose: CloseFrame | null = null;
+  private failure: ProtocolError | null = null;
+  private transportEnded = false;
+
+  constructor(options: ProtocolOptions) {
+    this.role = options.role;
+    this.limits = resolveLimits(options);
+    this.autoPong = options.autoPong ?? true;
+    this.autoClose = options.autoClose ?? true;
+    this.deliver = options.deliver ?? "messages";
+    this.utf8 = new Utf8Validator(options.utf8Check);
+    const slab = options.slab ?? defaultSlab();
+    this.allocate = slab.allocate;
+    const masked = this.role === "client";
+    this.writer = new FrameWriter(masked, slab, masked ? new MaskKeyPool(options.random) : undefined);
+    const sink: FrameSink = {
+      onFrameHeader: (fin, rsv, opcode, length) => this.onFrameHeader(fin, rsv, opcode, length),
+      onFramePayload: (data) => this.onFramePayload(data),
+      onFrameEnd: () => this.onFrameEnd(),
+      onFrameError: (error) => this.fail(error),
+    };
+    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize }, sink);
+  }
+
+  // ---- state ----
+
+  get state(): ProtocolState {
+    if (this.failure !== null || this.transportEnded) return "closed";
+    if (this.sentClose !== null && this.receivedClose !== null) return "closed";
+    if (this.sentClose !== null || this.receivedClose !== null) return "closing";
+    return "open";
+  }
+
+  /** The close frame received from the peer, if any. */
+  get closeReceived(): CloseFrame | null {
+    return this.receivedClose;
+  }
+
+  /** The close frame sent to the peer, if any. */
+  get closeSent(): CloseFrame | null {
+    return this.sentClose;
+  }
+
+  /** The protocol error that failed the connection, if any. */
+  get error(): ProtocolError | null {
+    return this.failure;
+  }
+
+  /**
+   * The connection's close code as RFC 6455 section 7.1.5 defines it: the code
+   * of the close frame received, 1005 if it had none, 1006 if none arrived.
+   */
+  get closeCode(): number {
+    return this.receivedClose?.code ?? CloseCode.ABNORMAL;
+  }
+
+  /** The reason of the close frame received, or "". */
+  get closeReason(): string {
+    return this.receivedClose?.reason ?? "";
+  }
+
+  /**
+   * True once the transport should be closed: the close handshake finished or
+   * the connection failed. A server closes TCP first (RFC 6455 section 7.1.1).
+   */
+  get shouldCloseTransport(): boolean {
+    return this.state === "closed";
+  }
+
+  // ---- receiving ----
+
+  /**
+   * Feed bytes from the transport, in any chunking. The protocol takes the
+   * chunk over (payloads are unmasked in place and may be handed out as
+   * views), so do not reuse it. Never throws for bad input: a violation
+   * becomes an `error` event and a queued close frame.
+   */
+  receive(chunk: Uint8Array): void {
+    if (chunk.length > 0) this.parser.push(chunk);
+  }
+
+  /** The events produced since the last call, in order. */
+  events(): ProtocolEvent[] {
+    const events = this.queue;
+    if (events.length > 0) this.queue = [];
+    return events;
+  }
+
+  /** True when {@link events} has something to return. */
+  get hasEvents(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /**
+   * Tell the protocol the transport is gone. If no close frame was received
+   * this ends the connection abnormally (close event with code 1006).
+   */
+  transportClosed(): void {
+    if (this.transportEnded) return;
+    this.transportEnded = true;
+    this.parser.stop();
+    if (this.receivedClose === null) {
+      this.queue.push({ type: "close", code: CloseCode.ABNORMAL, reason: "", received: false });
+    }
+  }
+
+  private onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): void {
+    this.frameOpcode = opcode;
+    this.frameFin = fin;
+    this.frameLength = length;
+    this.frameReceived = 0;
+    if (isControlOpcode(opcode)) {
+      this.control = null;
+      this.controlLength = 0;
+      return;
+    }
+    if (opcode === Opcode.CONTINUATION) {
+      if (this.messageType === null) return this.fail(new ProtocolError("UNEXPECTED_CONTINUATION"));
+      if (++this.fragments > this.limits.maxFragments) {
+        return this.fail(new ProtocolError("TOO_MANY_FRAGMENTS", `more than ${this.limits.maxFragments}`));
+      }
+    } else {
+      if (this.messageType !== null) return this.fail(new ProtocolError("EXPECTED_CONTINUATION"));
+      this.messageType = opcode === Opcode.TEXT ? "text" : "binary";
+      this.messageFrames = this.deliver === "frames";
+      this.messageSize = 0;
+      this.fragments = 1;
+      if (this.messageFrames && this.messageType === "text") this.textDecoder = new TextDecoder();
+    }
+    this.messageSize += length;
+    if (this.messageSize > this.limits.maxMessageSize) {
+      return this.fail(new ProtocolError("MESSAGE_TOO_BIG", `${this.messageSize} > ${this.limits.maxMessageSize} bytes`));
+    }
+  }
+
+  private onFramePayload(view: Uint8Array): void {
+    const whole = this.frameReceived === 0 && view.length === this.frameLength;
+    this.frameReceived += view.length;
+    if (isControlOpcode(this.frameOpcode)) {
+      if (whole) {
+        this.control = view;
+      } else {
+        this.control ??= this.allocate(this.frameLength);
+        this.control.set(view, this.controlLength);
+      }
+      this.controlLength += view.length;
+      return;
+    }
+    if (this.messageType === "text" && !this.utf8.push(view)) {
+      return this.fail(new ProtocolError("INVALID_UTF8"));
+    }
+    // Zero copy when a frame that is a whole unit of delivery arrived in one piece.
+    const unit = this.messageFrames || (this.frameFin && this.fragments === 1);
+    if (whole && unit) {
+      this.data = view;
+      this.dataLength = view.length;
+      this.dataOwned = false;
+      return;
+    }
+    this.appendData(view);
+  }
+
+  private appendData(view: Uint8Array): void {
+    const need = this.dataLength + view.length;
+    if (!this.dataOwned || this.data === null || this.data.length < need) {
+      // Grow geometrically, never past what the frames announced so far.
+      const upper = this.messageFrames ? this.frameLength : this.messageSize;
+      const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY));
+      const grown = this.allocate(capacity);
+      if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
+      this.data = grown;
+      this.dataOwned = true;
+    }
+    this.data.set(view, this.dataLength);
+    this.dataLength = need;
+  }
+
+  private takeData(): Uint8Array {
+    const data = this.data === null ? EMPTY : this.data.subarray(0, this.dataLength);
+    this.data = null;
+    this.dataLength = 0;
+    this.dataOwned = false;
+    return data;
+  }
+
+  private onFrameEnd(): void {
+    const opcode = this.frameOpcode;
+    if (isControlOpcode(opcode)) return this.onControlFrame(opcode, this.control ?? EMPTY);
+    const type = this.messageType!;
+    if (this.frameFin && type === "text" && !this.utf8.finish()) {
+      return this.fail(new ProtocolError("INVALID_UTF8", "message ends inside a character"));
+    }
+    if (this.messageFrames) {
+      const payload = this.takeData();
+      let text: string | undefined;
+      if (this.textDecoder !== null) {
+        text = this.textDecoder.decode(payload, { stream: !this.frameFin });
+      }
+      this.queue.push({ type: "frame", frame: new Frame(frameTypeOf(opcode, type), opcode, this.frameFin, payload, text) });
+    } else if (this.frameFin) {
+      this.queue.push(new Message(type, this.takeData()));
+    }
+    if (this.frameFin) {
+      this.messageType = null;
+      this.textDecoder = null;
+    }
+  }
+
+  private onControlFrame(opcode: number, payload: Uint8Array): void {
+    if (opcode === Opcode.PING) {
+      this.queue.push({ type: "ping", payload });
+      if (this.autoPong && this.sentClose === null) this.writer.frame(true, 0, Opcode.PONG, payload);
+      return;
+    }
+    if (opcode === Opcode.PONG) {
+      this.queue.push({ type: "pong", payload });
+      return;
+    }
+    let frame: CloseFrame;
+    try {
+      frame = parseClosePayload(payload);
+    } catch (error) {
+      return this.fail(error as ProtocolError);
+    }
+    this.receivedClose = frame;
+    this.parser.stop(); // RFC 6455 5.5.1: nothing follows a close frame
+    this.queue.push({ type: "close", code: frame.code, reason: frame.reason, received: true });
+    if (this.autoClose && this.sentClose === null) {
+      // Echo the code (RFC 6455 5.5.1); an empty close answers an empty close.
+      this.writeClose(new CloseFrame(frame.code, ""));
+    }
+  }
+
+  /** Fail the connection (RFC 6455 7.1.7): queue a close frame with the error's code, stop reading. */
+  private fail(error: ProtocolError): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.parser.stop();
+    this.messageType = null;
+    this.data = null;
+    if (this.sentClose === null) this.writeClose(new CloseFrame(error.closeCode, ""));
+    this.queue.push({ type: "error", error });
+  }
+
+  // ---- sending ----
+
+  /** Queue a complete text message. */
+  sendText(text: string): void {
+    this.checkCanSendData();
+    this.writer.text(true, 0, Opcode.TEXT, text);
+  }
+
+  /** Queue a complete binary message. The bytes must not change until they are written. */
+  sendBinary(data: Uint8Array): void {
+    this.checkCanSendData();
+    this.writer.frame(true, 0, Opcode.BINARY, data);
+  }
+
+  /**
+   * Queue one data frame of a possibly fragmented message: TEXT or BINARY
+   * starts a message, CONTINUATION continues it, `fin` ends it. Text payloads
+   * may split a character between frames; the message as a whole must be UTF-8.
+   */
+  sendFrame(opcode: number, payload: Uint8Array | string, fin: boolean): void {
+    if (isControlOpcode(opcode)) {
+      if (!fin) throw new UsageError("INVALID_FRAME", "control frames cannot be fragmented");
+      if (opcode === Opcode.PING) return this.ping(toBytes(payload));
+      if (opcode === Opcode.PONG) return this.pong(toBytes(payload));
+      throw new UsageError("INVALID_FRAME", "use close() to send a close frame");
+    }
+    this.checkCanSend();
+    if (opcode === Opcode.CONTINUATION) {
+      if (!this.sendingFragmented) throw new UsageError("NO_MESSAGE_TO_CONTINUE", "no fragmented message in progress");
+    } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      if (this.sendingFragmented) throw new UsageError("FRAGMENTED_MESSAGE_IN_PROGRESS", "finish the fragmented message first");
+    } else {
+      throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not a data opcode`);
+    }
+    this.sendingFragmented = !fin;
+    if (typeof payload === "string") this.writer.text(fin, 0, opcode, payload);
+    else this.writer.frame(fin, 0, opcode, payload);
+  }
+
+  /** Queue a ping (payload at most 125 bytes). */
+  ping(payload: Uint8Array = EMPTY): void {
+    this.sendControl(Opcode.PING, payload);
+  }
+
+  /** Queue an unsolicited pong, or answer a ping by hand when autoPong is off. */
+  pong(payload: Uint8Array = EMPTY): void {
+    this.sendControl(Opcode.PONG, payload);
+  }
+
+  /**
+   * Start (or, after receiving one with autoClose off, answer) the close
+   * handshake. Returns false when a close frame was already sent. 1005 and
+   * 1006 are never sent: omit the code for an empty close frame.
+   */
+  close(code?: number, reason = ""): boolean {
+    if (this.sentClose !== null || this.transportEnded) return false;
+    const payload = encodeClosePayload(code, reason);
+    this.sentClose = new CloseFrame(code ?? CloseCode.NO_STATUS, reason);
+    this.writer.close(payload);
+    return true;
+  }
+
+  private writeClose(frame: CloseFrame): void {
+    this.sentClose = frame;
+    this.writer.close(encodeClosePayload(frame.code === CloseCode.NO_STATUS ? undefined : frame.code, frame.reason));
+  }
+
+  private sendControl(opcode: number, payload: Uint8Array): void {
+    this.checkCanSend();
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new UsageError("CONTROL_TOO_LONG", `control payload is ${payload.length} bytes, at most 125 fit`);
+    }
+    this.writer.frame(true, 0, opcode, payload);
+  }
+
+  private checkCanSend(): void {
+    if (this.sentClose !== null || this.transportEnded) {
+      throw new ConnectionClosedError(this.sentClose?.code ?? this.closeCode, this.sentClose?.reason ?? "", "cannot send after close");
+    }
+  }
+
+  private checkCanSendData(): void {
+    this.checkCanSend();
+    if (this.sendingFragmented) throw new UsageError("FRAGMENTED_MESSAGE_IN_PROGRESS", "finish the fragmented message first");
+  }
+
+  /** Chunks to write to the transport, in order; the queue is emptied. */
+  output(): Uint8Array[] {
+    return this.writer.take();
+  }
+
+  /** Bytes queued for {@link output}. */
+  get outputBytes(): number {
+    return this.writer.queuedBytes;
+  }
+}
+
+const encoder = new TextEncoder();
+function toBytes(payload: Uint8Array | string): Uint8Array {
+  return typeof payload === "string" ? encoder.encode(payload) : payload;
+}

@@ -1,0 +1,173 @@
+/**
+ * Frame serialisation. Small frames are written back to back into a shared
+ * bump-allocated slab, so a burst of sends becomes one contiguous chunk (one
+ * socket write) without a per-frame allocation; large server payloads are not
+ * copied at all (header chunk + the caller's bytes).
+ */
+import { Opcode, headerSize, writeFrameHeader } from "./frame.js";
+import { MaskKeyPool, applyMask } from "./mask.js";
+
+/** Allocates a byte buffer; Node passes `Buffer.allocUnsafeSlow` to skip zero-filling. */
+export type Allocate = (size: number) => Uint8Array;
+
+/**
+ * A bump allocator over fixed-size blocks. Regions handed out are never
+ * reused, so they stay valid for as long as the transport holds them; a
+ * block is dropped (and garbage collected) once it is full.
+ */
+export class Slab {
+  buffer: Uint8Array;
+  position = 0;
+  constructor(
+    readonly allocate: Allocate = (size) => new Uint8Array(size),
+    readonly blockSize = 32 * 1024,
+  ) {
+    this.buffer = allocate(blockSize);
+  }
+
+  /** Make sure `size` contiguous bytes are free at {@link position}. */
+  reserve(size: number): void {
+    if (this.buffer.length - this.position < size) {
+      this.buffer = this.allocate(Math.max(this.blockSize, size));
+      this.position = 0;
+    }
+  }
+}
+
+/** Payloads up to this size are copied next to their header; larger ones travel as their own chunk. */
+const COPY_LIMIT = 4096;
+/** A string this short encodes to at most 123 bytes, so its length fits the 2-byte header. */
+const SHORT_STRING = 41;
+/** A string this short encodes to under 64 KiB, so its header is at most 4 bytes. */
+const MEDIUM_STRING = 21845;
+
+const encoder = new TextEncoder();
+let sharedSlab: Slab | undefined;
+
+/** The slab used when none is given: one per runtime, shared by every writer. */
+export function defaultSlab(): Slab {
+  return (sharedSlab ??= new Slab());
+}
+
+/**
+ * Turns frames into output chunks. Client writers mask every frame with a
+ * fresh key (RFC 6455 section 5.3); server writers never mask.
+ */
+export class FrameWriter {
+  private chunks: Uint8Array[] = [];
+  private queued = 0;
+  /** The open region of the slab this writer is appending to, or null. */
+  private region: Uint8Array | null = null;
+  private regionStart = 0;
+  private regionEnd = 0;
+  private readonly keys: MaskKeyPool | null;
+
+  constructor(
+    masked: boolean,
+    private readonly slab: Slab = defaultSlab(),
+    keys?: MaskKeyPool,
+  ) {
+    this.keys = masked ? (keys ?? new MaskKeyPool()) : null;
+  }
+
+  /** Bytes queued and not yet taken. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Queue one frame. The payload is copied or, for large server frames, referenced. */
+  frame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array): void {
+    const length = payload.length;
+    const key = this.keys?.next();
+    const size = headerSize(length, key !== undefined);
+    this.queued += size + length;
+    if (length <= COPY_LIMIT) {
+      const at = this.claim(size + length);
+      const buf = this.slab.buffer;
+      writeFrameHeader(buf, at, fin, rsv, opcode, length, key);
+      if (key !== undefined) applyMask(payload, 0, buf, at + size, length, key);
+      else buf.set(payload, at + size);
+      return;
+    }
+    if (key !== undefined) {
+      // Masking needs a copy anyway: header and masked payload in one buffer.
+      const out = this.slab.allocate(size + length);
+      writeFrameHeader(out, 0, fin, rsv, opcode, length, key);
+      applyMask(payload, 0, out, size, length, key);
+      this.push(out);
+      return;
+    }
+    const at = this.claim(size);
+    writeFrameHeader(this.slab.buffer, at, fin, rsv, opcode, length);
+    this.push(payload);
+  }
+
+  /** Queue a text frame, encoding the string straight into the output where it can. */
+  text(fin: boolean, rsv: number, opcode: number, text: string): void {
+    const masked = this.keys !== null;
+    if (text.length > MEDIUM_STRING || text.length * 3 > COPY_LIMIT) {
+      this.frame(fin, rsv, opcode, encoder.encode(text));
+      return;
+    }
+    const short = text.length <= SHORT_STRING;
+    const room = (short ? 2 : 4) + (masked ? 4 : 0);
+    const at = this.claim(room + text.length * 3);
+    const buf = this.slab.buffer;
+    const { written } = encoder.encodeInto(text, buf.subarray(at + room, at + room + text.length * 3));
+    let payloadAt = at + room;
+    if (!short && written < 126) {
+      // The length fits the 2-byte form after all: close the 2-byte gap.
+      buf.copyWithin(at + room - 2, payloadAt, payloadAt + written);
+      payloadAt -= 2;
+    }
+    const key = this.keys?.next();
+    writeFrameHeader(buf, at, fin, rsv, opcode, written, key);
+    if (key !== undefined) applyMask(buf, payloadAt, buf, payloadAt, written, key);
+    const end = payloadAt + written;
+    // Give back the bytes reserved for the worst case but not used.
+    this.slab.position = end;
+    this.regionEnd = end;
+    this.queued += end - at;
+  }
+
+  /** Queue a close frame (convenience for the protocol). */
+  close(payload: Uint8Array): void {
+    this.frame(true, 0, Opcode.CLOSE, payload);
+  }
+
+  /** Everything queued so far, ready for one vectored write; the writer is emptied. */
+  take(): Uint8Array[] {
+    this.seal();
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.queued = 0;
+    return chunks;
+  }
+
+  /** Reserve `size` bytes in the slab, extending this writer's open region when contiguous. */
+  private claim(size: number): number {
+    const slab = this.slab;
+    slab.reserve(size);
+    if (this.region !== slab.buffer || this.regionEnd !== slab.position) {
+      this.seal();
+      this.region = slab.buffer;
+      this.regionStart = slab.position;
+    }
+    const at = slab.position;
+    slab.position += size;
+    this.regionEnd = slab.position;
+    return at;
+  }
+
+  private seal(): void {
+    if (this.region !== null && this.regionEnd > this.regionStart) {
+      this.chunks.push(this.region.subarray(this.regionStart, this.regionEnd));
+    }
+    this.region = null;
+  }
+
+  private push(chunk: Uint8Array): void {
+    this.seal();
+    this.chunks.push(chunk);
+  }
+}

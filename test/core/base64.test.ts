@@ -1,0 +1,81 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { decodeBase64, encodeBase64 } from "../../src/core/base64.js";
+
+const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Deterministic pseudo-random bytes so failures reproduce. */
+function prng(seed: number): (n: number) => Uint8Array {
+  let state = seed >>> 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      out[i] = state >>> 24;
+    }
+    return out;
+  };
+}
+
+describe("base64", () => {
+  const vectors: Array<[string, string]> = [
+    ["", ""],
+    ["f", "Zg=="],
+    ["fo", "Zm8="],
+    ["foo", "Zm9v"],
+    ["foob", "Zm9vYg=="],
+    ["fooba", "Zm9vYmE="],
+    ["foobar", "Zm9vYmFy"],
+  ];
+
+  test("RFC 4648 section 10: test vectors encode", () => {
+    for (const [plain, encoded] of vectors) assert.equal(encodeBase64(ascii(plain)), encoded);
+  });
+
+  test("RFC 4648 section 10: test vectors decode", () => {
+    for (const [plain, encoded] of vectors) assert.deepEqual(decodeBase64(encoded), ascii(plain));
+  });
+
+  test("uses '+' and '/' (standard alphabet)", () => {
+    assert.equal(encodeBase64(new Uint8Array([0xfb, 0xff, 0xbf])), "+/+/");
+    assert.deepEqual(decodeBase64("+/+/"), new Uint8Array([0xfb, 0xff, 0xbf]));
+  });
+
+  test("round trips and matches Buffer for every length 0..100", () => {
+    const random = prng(42);
+    for (let n = 0; n <= 100; n++) {
+      const bytes = random(n);
+      const encoded = encodeBase64(bytes);
+      assert.equal(encoded, Buffer.from(bytes).toString("base64"));
+      assert.deepEqual(decodeBase64(encoded), bytes);
+    }
+  });
+
+  test("RFC 6455 4.1: a 16-byte key is 24 characters", () => {
+    const key = encodeBase64(prng(7)(16));
+    assert.equal(key.length, 24);
+    assert.equal(decodeBase64(key)?.length, 16);
+  });
+
+  test("RFC 4648 3.3 / 3.5: rejects anything that is not canonical padded base64", () => {
+    const invalid = [
+      "Zg", // missing padding
+      "Zg=", // short padding
+      "Zm9", // length not a multiple of 4
+      "Z===", // too much padding
+      "====",
+      "=Zg=",
+      "Zg==Zg==", // padding in the middle
+      "Zm9v=", // padding after a full group
+      "Zh==", // non-zero unused bits
+      "Zm9=", // non-zero unused bits
+      "Zm-_", // URL-safe alphabet
+      "Zm9v\n", // whitespace
+      " Zm9v",
+      "Zm 9v",
+      "Zm9\u00e9", // non-ASCII
+      "Zm9v\u0100AAA",
+    ];
+    for (const text of invalid) assert.equal(decodeBase64(text), null, JSON.stringify(text));
+  });
+});
