@@ -339,10 +339,14 @@ export function parseUpgradeRequest(head: HttpHead): UpgradeRequest {
 
   const hostCount = countHeader(head, "host");
   if (hostCount === 0) throw reject("MISSING_HOST", "Host header is required");
-  if (hostCount > 1 || headers["host"] === "") throw reject("INVALID_HOST", "exactly one non-empty Host header is required");
+  if (hostCount > 1 || headers["host"] === "") {
+    throw reject("INVALID_HOST", "exactly one non-empty Host header is required");
+  }
 
   if (headers["upgrade"] === undefined) throw reject("NOT_WEBSOCKET", "not a WebSocket upgrade request");
-  if (!hasToken(headers["upgrade"], "websocket")) throw reject("INVALID_UPGRADE", "Upgrade header does not contain websocket");
+  if (!hasToken(headers["upgrade"], "websocket")) {
+    throw reject("INVALID_UPGRADE", "Upgrade header does not contain websocket");
+  }
   if (!hasToken(headers["connection"], "upgrade")) {
     throw reject("INVALID_CONNECTION", "Connection header does not contain upgrade");
   }
@@ -378,7 +382,10 @@ export function parseUpgradeRequest(head: HttpHead): UpgradeRequest {
  * not offer would make a conforming client fail the connection, so it is a
  * server bug reported as 500 `PROTOCOL_NOT_OFFERED` instead of being sent.
  */
-export function selectSubprotocol(offered: readonly string[], choice: string | null | undefined | false): string | null {
+export function selectSubprotocol(
+  offered: readonly string[],
+  choice: string | null | undefined | false,
+): string | null {
   if (choice === null || choice === undefined || choice === false) return null;
   if (!offered.includes(choice)) {
     throw new HandshakeError("PROTOCOL_NOT_OFFERED", `subprotocol ${choice} was not offered by the client`, 500);

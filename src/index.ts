@@ -1,0 +1,27 @@
+/**
+ * wsx: a fast, complete WebSocket toolkit for Node.js.
+ *
+ * `connect()` opens a client connection, `serve()` starts a server, and
+ * `WebSocketServer#handleUpgrade` attaches to an existing node:http(s)
+ * server. The protocol itself lives in `wsx/core` and runs anywhere.
+ */
+export * from "./node/index.js";
+export {
+  CloseCode,
+  CloseFrame,
+  ConnectionClosedError,
+  DEFAULT_LIMITS,
+  Frame,
+  HandshakeError,
+  Message,
+  Opcode,
+  ProtocolError,
+  TimeoutError,
+  UsageError,
+  VIOLATIONS,
+  WebSocketError,
+  type FrameType,
+  type Limits,
+  type MessageType,
+  type ViolationCode,
+} from "./core/index.js";

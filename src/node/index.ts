@@ -1,0 +1,21 @@
+export { connect, type ConnectOptions } from "./client.js";
+export {
+  WebSocket,
+  WebSocketReader,
+  WebSocketWriter,
+  type CloseInfo,
+  type ConnectionOptions,
+  type SendData,
+  type SendOptions,
+  type WebSocketEvents,
+} from "./connection.js";
+export {
+  WebSocketServer,
+  serve,
+  type AuthResult,
+  type ConnectionHandler,
+  type Rejection,
+  type ServerOptions,
+  type ServerRequest,
+  type WebSocketServerEvents,
+} from "./server.js";
