@@ -257,8 +257,8 @@ export class Protocol {
   private appendData(view: Uint8Array): void {
     const need = this.dataLength + view.length;
     if (!this.dataOwned || this.data === null || this.data.length < need) {
-      // Grow geometrically, never past what the frames announced so far.
-      const upper = this.messageFrames ? this.frameLength : this.messageSize;
+      // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
+      const upper = this.messageFrames ? this.frameLength : this.limits.maxMessageSize;
       const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY));
       const grown = this.allocate(capacity);
       if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
@@ -270,7 +270,7 @@ export class Protocol {
   }
 
   private takeData(): Uint8Array {
-    const data = this.data === null ? EMPTY : this.data.subarray(0, this.dataLength);
+    const data = this.data === null ? EMPTY : this.dataOwned ? this.data.subarray(0, this.dataLength) : this.data;
     this.data = null;
     this.dataLength = 0;
     this.dataOwned = false;

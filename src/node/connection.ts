@@ -74,6 +74,7 @@ export interface WebSocketEvents {
   close: [info: CloseInfo];
   error: [error: Error];
   drain: [];
+  newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
 
 type Item = Message | Frame;
@@ -184,6 +185,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on("close", () => this.onSocketClose());
     socket.on("error", (error) => this.onSocketError(error));
     socket.on("drain", () => this.emit("drain"));
+    // Items that arrived before the first listener was added are handed to it, not stranded in the queue.
+    this.on("newListener", (event) => {
+      if ((event === "message" || event === "frame") && this.queueHead < this.queue.length) {
+        queueMicrotask(() => this.drainToListeners());
+      }
+    });
     if (handshake.head !== undefined && handshake.head.length > 0) {
       // Frames that arrived with the handshake: handle them once the user has had a chance to listen.
       const head = handshake.head;
@@ -338,6 +345,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  /** Emit queued items to listeners, in order, stopping at the first kind nobody listens to. */
+  private drainToListeners(): void {
+    while (this.queueHead < this.queue.length && this.waiters.length === 0) {
+      const item = this.queue[this.queueHead]!;
+      const event = item instanceof Message ? "message" : "frame";
+      if (this.listenerCount(event) === 0) return;
+      this.queue[this.queueHead++] = undefined as never;
+      if (item instanceof Message) this.emit("message", item);
+      else this.emit("frame", item);
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    if (this.paused) this.resumeReading();
   }
 
   private resumeReading(): void {
