@@ -41,13 +41,11 @@ export const VIOLATIONS = {
   NON_MINIMAL_LENGTH: { closeCode: 1002, message: "payload length not encoded in the minimal number of bytes" },
   CLOSE_PAYLOAD_LENGTH: { closeCode: 1002, message: "close frame payload of length 1" },
   INVALID_CLOSE_CODE: { closeCode: 1002, message: "close frame carries a code that must not be sent" },
-  FRAME_AFTER_CLOSE: { closeCode: 1002, message: "data received after a close frame" },
   INVALID_UTF8: { closeCode: 1007, message: "text message is not valid UTF-8" },
   INVALID_CLOSE_REASON: { closeCode: 1007, message: "close reason is not valid UTF-8" },
   FRAME_TOO_BIG: { closeCode: 1009, message: "frame larger than maxFrameSize" },
   MESSAGE_TOO_BIG: { closeCode: 1009, message: "message larger than maxMessageSize" },
   TOO_MANY_FRAGMENTS: { closeCode: 1009, message: "message split into more fragments than maxFragments" },
-  EXTENSION_FAILED: { closeCode: 1007, message: "extension could not decode the frame" },
 } as const satisfies Record<string, { closeCode: number; message: string }>;
 
 /** Name of one rule in {@link VIOLATIONS}. */

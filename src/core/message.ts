@@ -96,6 +96,21 @@ export interface FrameEvent {
   readonly type: "frame";
   readonly frame: Frame;
 }
+/**
+ * A piece of a data frame's payload, in `chunks` delivery. `frameEnd` marks
+ * the frame's last piece; `fin` with `frameEnd` marks the message's end.
+ * `payload` is a view of the input, valid until the next `receive()`.
+ */
+export interface ChunkEvent {
+  readonly type: "chunk";
+  readonly messageType: MessageType;
+  /** Opcode of the frame: TEXT/BINARY for a message's first frame, CONTINUATION after. */
+  readonly opcode: number;
+  /** Whether this frame is the message's last. */
+  readonly fin: boolean;
+  readonly payload: Uint8Array;
+  readonly frameEnd: boolean;
+}
 /** A ping arrived (already answered when autoPong is on). */
 export interface PingEvent {
   readonly type: "ping";
@@ -123,4 +138,4 @@ export interface ErrorEvent {
 }
 
 /** Everything {@link Protocol.events} can return. */
-export type ProtocolEvent = Message | FrameEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent;
+export type ProtocolEvent = Message | FrameEvent | ChunkEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent;

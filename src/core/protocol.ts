@@ -16,8 +16,13 @@ import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
 /** Which end of the connection this protocol plays. */
 export type Role = "client" | "server";
 
-/** How received data is delivered: reassembled messages, or one event per frame. */
-export type Delivery = "messages" | "frames";
+/**
+ * How received data is delivered: reassembled messages, one event per frame,
+ * or `chunks` — payload pieces as they arrive, so memory does not grow with
+ * frame or message size (the events' payloads are views of the input: use
+ * them before the next {@link Protocol.receive}).
+ */
+export type Delivery = "messages" | "frames" | "chunks";
 
 /** `open` until a close frame is sent or received, `closing` until both are, then `closed`. */
 export type ProtocolState = "open" | "closing" | "closed";
@@ -77,7 +82,7 @@ export class Protocol {
   private frameReceived = 0;
   // The data message being received.
   private messageType: MessageType | null = null;
-  private messageFrames = false;
+  private messageDelivery: Delivery = "messages";
   private messageSize = 0;
   private fragments = 0;
   private readonly utf8: Utf8Validator;
@@ -216,10 +221,10 @@ export class Protocol {
     } else {
       if (this.messageType !== null) return this.fail(new ProtocolError("EXPECTED_CONTINUATION"));
       this.messageType = opcode === Opcode.TEXT ? "text" : "binary";
-      this.messageFrames = this.deliver === "frames";
+      this.messageDelivery = this.deliver;
       this.messageSize = 0;
       this.fragments = 1;
-      if (this.messageFrames && this.messageType === "text") this.textDecoder = new TextDecoder();
+      if (this.deliver === "frames" && this.messageType === "text") this.textDecoder = new TextDecoder();
     }
     this.messageSize += length;
     if (this.messageSize > this.limits.maxMessageSize) {
@@ -243,8 +248,19 @@ export class Protocol {
     if (this.messageType === "text" && !this.utf8.push(view)) {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
+    if (this.messageDelivery === "chunks") {
+      this.queue.push({
+        type: "chunk",
+        messageType: this.messageType!,
+        opcode: this.frameOpcode,
+        fin: this.frameFin,
+        payload: view,
+        frameEnd: this.frameReceived === this.frameLength,
+      });
+      return;
+    }
     // Zero copy when a frame that is a whole unit of delivery arrived in one piece.
-    const unit = this.messageFrames || (this.frameFin && this.fragments === 1);
+    const unit = this.messageDelivery === "frames" || (this.frameFin && this.fragments === 1);
     if (whole && unit) {
       this.data = view;
       this.dataLength = view.length;
@@ -258,7 +274,7 @@ export class Protocol {
     const need = this.dataLength + view.length;
     if (!this.dataOwned || this.data === null || this.data.length < need) {
       // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
-      const upper = this.messageFrames ? this.frameLength : this.limits.maxMessageSize;
+      const upper = this.messageDelivery === "frames" ? this.frameLength : this.limits.maxMessageSize;
       const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY));
       const grown = this.allocate(capacity);
       if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
@@ -284,7 +300,12 @@ export class Protocol {
     if (this.frameFin && type === "text" && !this.utf8.finish()) {
       return this.fail(new ProtocolError("INVALID_UTF8", "message ends inside a character"));
     }
-    if (this.messageFrames) {
+    if (this.messageDelivery === "chunks") {
+      // Pieces went out as they arrived; an empty frame still gets its one event.
+      if (this.frameLength === 0) {
+        this.queue.push({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
+      }
+    } else if (this.messageDelivery === "frames") {
       const payload = this.takeData();
       let text: string | undefined;
       if (this.textDecoder !== null) {
