@@ -16,6 +16,7 @@ import {
   Protocol,
   TimeoutError,
   UsageError,
+  encodeClosePayload,
   type Delivery,
   type Limits,
   type ProtocolError,
@@ -398,7 +399,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           break;
         case "close":
           if (framesMode && event.received) {
-            this.deliver(new Frame("close", Opcode.CLOSE, true, new Uint8Array(0), event.reason));
+            // The frame's payload as received: the code (none for 1005) and the reason.
+            const payload = encodeClosePayload(event.code === CloseCode.NO_STATUS ? undefined : event.code, event.reason);
+            this.deliver(new Frame("close", Opcode.CLOSE, true, payload, event.reason));
           }
           break;
         case "error":
