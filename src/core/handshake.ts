@@ -221,7 +221,8 @@ export function verifyServerResponse(
   const status = Number(head.startLine[1]);
   if (status !== 101) {
     const reason = head.startLine[2] ? ` ${head.startLine[2]}` : "";
-    throw new HandshakeError("UNEXPECTED_STATUS", `server answered ${status}${reason} instead of 101`, status);
+    // The headers go along: a Location to follow, a WWW-Authenticate to answer.
+    throw new HandshakeError("UNEXPECTED_STATUS", `server answered ${status}${reason} instead of 101`, status, { ...head.headers });
   }
   const fail = (code: string, message: string): HandshakeError => new HandshakeError(code, message, status);
   const headers = head.headers;

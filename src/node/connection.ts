@@ -55,6 +55,8 @@ export interface ConnectionOptions extends Partial<Limits> {
   closeTimeout?: number;
   /** Received items buffered for `receive()`/iteration before the socket is paused (default 64). */
   receiveQueue?: number;
+  /** Deliver whole messages (default) or single frames from the start (see {@link WebSocket.frames}). */
+  deliver?: "messages" | "frames";
 }
 
 /** What the client or server learned during the handshake. */
@@ -63,6 +65,8 @@ export interface HandshakeInfo {
   extensions: string;
   /** Bytes that arrived after the handshake and belong to the frame parser. */
   head?: Uint8Array;
+  /** The peer's handshake headers (lower-case names). */
+  headers?: Record<string, string>;
   url?: string;
 }
 
@@ -93,6 +97,7 @@ interface PendingPing {
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 const DEFAULT_RECEIVE_QUEUE = 64;
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 function noop(): void {}
 
@@ -139,6 +144,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   readonly extensions: string;
   /** URL the client connected to (after redirects); undefined on the server. */
   readonly url: string | undefined;
+  /**
+   * The peer's handshake headers, lower-case names: the server's 101
+   * response on a client, the client's request on a server.
+   */
+  readonly handshakeHeaders: Readonly<Record<string, string>>;
   /** Resolves once the connection is fully closed; never rejects. */
   readonly closed: Promise<CloseInfo>;
 
@@ -159,6 +169,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private info: CloseInfo | null = null;
   private failure: Error | undefined;
   private resolveClosed!: (info: CloseInfo) => void;
+  /** Frames that came with the handshake, not yet handed to the core. */
+  private head: Uint8Array | null = null;
 
   /** @internal Created by `connect()` and the server, not by users. */
   constructor(socket: Socket, role: Role, handshake: HandshakeInfo, options: ConnectionOptions = {}) {
@@ -167,6 +179,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.protocol = handshake.protocol;
     this.extensions = handshake.extensions;
     this.url = handshake.url;
+    this.handshakeHeaders = handshake.headers ?? {};
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.receiveQueueLimit = options.receiveQueue ?? DEFAULT_RECEIVE_QUEUE;
     this.core = new Protocol({
@@ -176,6 +189,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxFragments: options.maxFragments,
       autoPong: options.autoPong,
       autoClose: options.autoClose,
+      deliver: options.deliver,
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
@@ -193,9 +207,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       }
     });
     if (handshake.head !== undefined && handshake.head.length > 0) {
-      // Frames that arrived with the handshake: handle them once the user has had a chance to listen.
-      const head = handshake.head;
-      queueMicrotask(() => this.onData(head));
+      // Frames that arrived with the handshake are handled like any later read: after the
+      // code that received this connection has run and attached its listeners.
+      // Reads that come sooner (a resumed socket's buffer) are queued behind it by onData.
+      this.head = handshake.head;
+      setImmediate(() => {
+        if (this.head !== null) this.onData(EMPTY);
+      });
     }
   }
 
@@ -371,6 +389,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   private onData(chunk: Uint8Array): void {
+    if (this.head !== null) {
+      const head = this.head;
+      this.head = null;
+      this.core.receive(head);
+    }
     this.core.receive(chunk);
     if (this.core.hasEvents) this.dispatch(this.core.events());
     if (this.core.outputBytes > 0) this.flush();
@@ -785,7 +808,10 @@ export class WebSocketWriter {
   send(data: SendData | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
     return this.ws.send(data, options);
   }
-  sendFragmented(data: string | Uint8Array | Message, options: { fragmentSize: number; type?: "text" | "binary" }): Promise<void> {
+  sendFragmented(
+    data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
+    options: { fragmentSize: number; type?: "text" | "binary" },
+  ): Promise<void> {
     return this.ws.sendFragmented(data, options);
   }
   sendFrame(opcode: number, payload: string | Uint8Array, fin?: boolean): Promise<void> {
