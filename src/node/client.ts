@@ -127,7 +127,9 @@ function resolveTarget(input: string | URL, options: ConnectOptions, wasSecure =
         ? options.params
         : Object.entries(options.params).map(([k, v]): [string, string] => [k, String(v)]),
     );
-    for (const [name, value] of extra) url.searchParams.append(name, value);
+    // Append to the query as written: url.searchParams would re-encode the URL's own parameters (a signed URL breaks).
+    const appended = extra.toString();
+    if (appended !== "") url.search = url.search.length > 1 ? `${url.search}&${appended}` : appended;
   }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
@@ -140,6 +142,13 @@ function requestHeaders(target: Target, options: ConnectOptions, sameOrigin: boo
   const given = options.headers ?? [];
   if (Array.isArray(given)) pairs.push(...given);
   else for (const [name, value] of Object.entries(given)) for (const v of [value].flat()) pairs.push([name, v]);
+  if (!sameOrigin) {
+    // Credentials set by hand in `headers` are credentials too: they stay with their origin.
+    for (let i = pairs.length - 1; i >= 0; i--) {
+      const name = String(pairs[i]![0]).toLowerCase();
+      if (name === "authorization" || name === "cookie") pairs.splice(i, 1);
+    }
+  }
   const has = (name: string): boolean => pairs.some(([n]) => n.toLowerCase() === name);
   const add = (name: string, value: string): void => {
     if (has(name.toLowerCase())) throw new UsageError("DUPLICATE_HEADER", `${name} is set both as an option and in headers`);

@@ -102,6 +102,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly handler: ConnectionHandler | undefined;
   private listener: NetServer | null = null;
   private closing = false;
+  /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
+  private readonly handshakes = new Map<Socket, () => void>();
 
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
@@ -174,28 +176,34 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     const parser = new HttpHeadParser("request", this.limits);
-    const timer = this.startHandshakeTimer(socket);
+    // Stop reading the request: once refused (408, 503) the rest of it must not start a handshake.
+    const stop = (): void => {
+      socket.removeListener("data", onData);
+      clearTimeout(timer);
+      this.handshakes.delete(socket);
+    };
+    const timer = this.startHandshakeTimer(socket, stop);
     const onData = (chunk: Buffer): void => {
       let result;
       try {
         result = parser.push(chunk);
       } catch (error) {
-        socket.removeListener("data", onData);
-        clearTimeout(timer);
+        stop();
         return this.refuse(socket, error as HandshakeError);
       }
       if (result === null) return;
-      socket.removeListener("data", onData);
+      stop();
       socket.pause();
-      clearTimeout(timer);
       void this.accept(result.head, socket, result.rest, secure);
     };
+    this.handshakes.set(socket, stop);
     socket.on("data", onData);
   }
 
-  private startHandshakeTimer(socket: Socket): NodeJS.Timeout {
+  private startHandshakeTimer(socket: Socket, onTimeout?: () => void): NodeJS.Timeout {
     const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     return setTimeout(() => {
+      onTimeout?.();
       this.refuse(socket, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
     }, ms);
   }
@@ -204,7 +212,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private async accept(head: HttpHead, socket: Socket, rest: Uint8Array, secure: boolean): Promise<void> {
     let request: ServerRequest;
     let protocol: string | null;
-    const timer = this.startHandshakeTimer(socket);
+    let body: string | undefined;
+    // Once refused with 408 (timeout) or 503 (close()), the handshake is over whatever authenticate decides later.
+    let over = false;
+    const finish = (): void => {
+      clearTimeout(timer);
+      this.handshakes.delete(socket);
+    };
+    const abandon = (): void => {
+      over = true;
+      finish();
+    };
+    const timer = this.startHandshakeTimer(socket, abandon);
+    this.handshakes.set(socket, abandon);
     try {
       if (this.closing) throw new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
       const upgrade = parseUpgradeRequest(head);
@@ -212,19 +232,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       request = { ...upgrade, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, secure, locals: {} };
       if (this.options.authenticate !== undefined) {
         const verdict = await this.options.authenticate(request);
+        if (over) return;
         if (verdict === false) throw new HandshakeError("UNAUTHORIZED", "authentication failed", 401);
         if (typeof verdict === "object" && verdict !== null) {
+          body = verdict.body;
           throw new HandshakeError("REJECTED", "request rejected by authenticate", verdict.status, headerRecord(verdict.headers));
         }
       }
       protocol = this.chooseProtocol(request);
     } catch (error) {
-      clearTimeout(timer);
-      if (error instanceof HandshakeError) return this.refuse(socket, error);
+      if (over) return;
+      finish();
+      if (error instanceof HandshakeError) return this.refuse(socket, error, body);
       this.reportError(error as Error);
       return this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
     }
-    clearTimeout(timer);
+    finish();
     if (socket.destroyed) return;
     let response: Uint8Array;
     try {
@@ -277,11 +300,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** Answer with an HTTP error and close. */
-  private refuse(socket: Socket, error: HandshakeError): void {
+  private refuse(socket: Socket, error: HandshakeError, body?: string): void {
     this.emit("rejected", error, socket.remoteAddress);
     if (socket.destroyed) return;
     const status = error.status >= 300 && error.status <= 599 ? error.status : 400;
-    socket.end(buildRejectResponse(status, { headers: error.headers, body: `${error.message}\n` }));
+    let response: Uint8Array;
+    try {
+      response = buildRejectResponse(status, { headers: error.headers, body: body ?? `${error.message}\n` });
+    } catch (problem) {
+      // A Rejection whose headers cannot be sent (reserved, or not a valid header): a server bug, not the client's.
+      this.reportError(problem as Error);
+      response = buildRejectResponse(500, { body: "server error during the handshake\n" });
+    }
+    socket.end(response);
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
@@ -291,6 +322,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   async close(): Promise<void> {
     this.closing = true;
+    // Refuse handshakes in progress now rather than wait for them (up to handshakeTimeout).
+    for (const [socket, abandon] of [...this.handshakes]) {
+      abandon();
+      this.refuse(socket, new HandshakeError("SERVER_CLOSING", "server is shutting down", 503));
+    }
     const listening = this.listener;
     const stopped = listening
       ? new Promise<void>((resolve) => listening.close(() => resolve()))
