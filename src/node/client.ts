@@ -261,11 +261,7 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
       try {
         result = parser.push(chunk);
         if (result === null) return;
-        const status = Number(result.head.startLine[1]);
-        const location = result.head.headers["location"];
-        if (status >= 300 && status < 400 && location !== undefined) {
-          throw new HandshakeError("REDIRECT", `${where} redirected (${status}) to ${location}`, status, { location });
-        }
+        // A redirect fails here too; its error carries the Location that connect() follows.
         const accepted = verifyServerResponse(result.head, key, { protocols, extensions: options.extensions });
         cleanup();
         const ws = new WebSocket(
@@ -275,6 +271,7 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
             protocol: accepted.protocol,
             extensions: result.head.headers["sec-websocket-extensions"] ?? "",
             head: result.rest,
+            headers: result.head.headers,
             url: target.url.href,
           },
           options,

@@ -257,6 +257,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.autoClose = value;
   }
 
+  /**
+   * The peer's close frame once it arrived (with autoClose off, answer it
+   * with {@link close}), else null.
+   */
+  get closeReceived(): { code: number; reason: string } | null {
+    return this.core.closeReceived;
+  }
+
   /** The close code once closed (see {@link CloseInfo.code}), else undefined. */
   get closeCode(): number | undefined {
     return this.info?.code;
@@ -328,7 +336,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (this.paused && this.queue.length - this.queueHead < this.receiveQueueLimit / 2) this.resumeReading();
       return Promise.resolve(item);
     }
-    if (this.info !== null) return rejected(this.closedError());
+    if (this.info !== null || this.core.closeReceived !== null) return rejected(this.closedError());
     return new Promise<Item>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       if (timeout !== undefined) {
@@ -426,6 +434,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
             const payload = encodeClosePayload(event.code === CloseCode.NO_STATUS ? undefined : event.code, event.reason);
             this.deliver(new Frame("close", Opcode.CLOSE, true, payload, event.reason));
           }
+          // Nothing follows a close frame: readers waiting for more end now, even with autoClose off.
+          if (event.received) this.endWaiters();
           break;
         case "error":
           this.fail(event.error);
@@ -468,10 +478,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         payload = toBytes(data);
       }
       if (options?.type !== undefined && options.type !== type) {
-        if (options.type === "text") {
-          if (!isUtf8(payload as Uint8Array)) throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
-        } else {
-          payload = encoder.encode(payload as string);
+        if (typeof payload === "string") payload = encoder.encode(payload);
+        else if (options.type === "text" && !isUtf8(payload)) {
+          throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
         }
         type = options.type;
       }
@@ -506,7 +515,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         let type: "text" | "binary" = typeof data === "string" ? "text" : data instanceof Message ? data.type : "binary";
         if (options.type !== undefined) type = options.type;
         const bytes = typeof data === "string" ? encoder.encode(data) : data instanceof Message ? data.bytes : toBytes(data);
-        if (type === "text" && typeof data !== "string" && !(data instanceof Message) && !isUtf8(bytes)) {
+        // Strings and received text messages are UTF-8 already; anything else sent as text is checked.
+        const knownText = typeof data === "string" || (data instanceof Message && data.type === "text");
+        if (type === "text" && !knownText && !isUtf8(bytes)) {
           throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
         }
         return this.sendFragmentedNow(bytes, type, options.fragmentSize);
@@ -616,10 +627,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           this.pings = this.pings.filter((p) => p !== entry);
           reject(new TimeoutError("PING_TIMEOUT", `no pong within ${options.timeout} ms`));
         }, options.timeout);
-        const done = entry.resolve;
+        const { resolve: done, reject: fail } = entry;
         entry.resolve = (rtt) => {
           clearTimeout(timer);
           done(rtt);
+        };
+        entry.reject = (error) => {
+          clearTimeout(timer);
+          fail(error);
         };
       }
     });
@@ -656,6 +671,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } catch (error) {
       return rejected(error as Error);
     }
+    // The peer's answer must be read even if nobody is consuming messages.
+    if (this.paused) this.resumeReading();
     if (this.core.shouldCloseTransport) this.endTransport();
     else this.armCloseTimer();
     return this.closed;
@@ -760,7 +777,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.failure !== undefined) info.error = this.failure;
     this.info = info;
     const error = this.closedError();
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    this.endWaiters();
     for (const ping of this.pings.splice(0)) ping.reject(error);
     this.batch?.reject(error);
     this.batch = null;
@@ -768,9 +785,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.emit("close", info);
   }
 
+  private endWaiters(): void {
+    const error = this.closedError();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
   private closedError(): ConnectionClosedError {
     const info = this.info;
     if (info !== null) return new ConnectionClosedError(info.code, info.reason);
+    const received = this.core.closeReceived;
+    if (received !== null) return new ConnectionClosedError(received.code, received.reason);
     return new ConnectionClosedError(this.core.closeSent?.code ?? CloseCode.ABNORMAL, this.core.closeSent?.reason ?? "");
   }
 }

@@ -258,7 +258,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
     }
     socket.write(response);
-    const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest }, this.options);
+    const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest, headers: request.headers }, this.options);
     socket.resume();
     this.clients.add(ws);
     void ws.closed.then(() => this.clients.delete(ws));
