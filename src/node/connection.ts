@@ -284,7 +284,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * once the connection is closed and nothing is left to read.
    */
   receive(options: { timeout?: number } = {}): Promise<Message> {
+    if (this.core.deliver !== "messages") {
+      return rejected(new UsageError("FRAME_DELIVERY", "frames are being delivered: use receiveFrame() or frames()"));
+    }
     return this.nextItem(options.timeout) as Promise<Message>;
+  }
+
+  /**
+   * The next frame (switching to frame-by-frame delivery): data frames with
+   * `fin`, `opcode` and `payload`, and ping, pong and close frames. Rejects
+   * like {@link receive}.
+   */
+  async receiveFrame(options: { timeout?: number } = {}): Promise<Frame> {
+    this.setDelivery("frames");
+    return toFrame(await this.nextItem(options.timeout));
   }
 
   /** Messages until the connection closes; `for await (const m of ws)`. */
@@ -306,8 +319,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     for (;;) {
       const item = await this.nextOrEnd();
       if (item === null) return;
-      if (item instanceof Frame) yield item;
-      else yield new Frame(item.type, item.type === "text" ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, item.type === "text" ? item.text : undefined);
+      yield toFrame(item);
     }
   }
 
@@ -799,6 +811,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 }
 
+/** Items queued before frame delivery began are whole messages: one final frame each. */
+function toFrame(item: Item): Frame {
+  if (item instanceof Frame) return item;
+  const text = item.type === "text";
+  return new Frame(item.type, text ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, text ? item.text : undefined);
+}
+
 function isAsyncIterable(value: unknown): value is AsyncIterable<string | Uint8Array> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value && !(value instanceof Message);
 }
@@ -814,6 +833,9 @@ export class WebSocketReader {
   constructor(private readonly ws: WebSocket) {}
   receive(options?: { timeout?: number }): Promise<Message> {
     return this.ws.receive(options);
+  }
+  receiveFrame(options?: { timeout?: number }): Promise<Frame> {
+    return this.ws.receiveFrame(options);
   }
   frames(): AsyncGenerator<Frame> {
     return this.ws.frames();

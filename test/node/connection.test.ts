@@ -163,7 +163,6 @@ describe("send() and the types of data", () => {
 
   test(
     "a text Message sent with { type: 'binary' } keeps its bytes",
-    { todo: "connection.ts sendNow: the type switch to binary runs encoder.encode(payload as string) on a Message's Uint8Array" },
     async () => {
       await withPair({}, async ({ client, peer }) => {
         // A plain Uint8Array: a Buffer would hide the bug, as String(buffer) decodes it.
@@ -267,7 +266,6 @@ describe("fragmentation", () => {
 
   test(
     "sendFragmented checks a binary Message sent as text for UTF-8",
-    { todo: "connection.ts sendFragmented skips the UTF-8 check for every Message, binary ones included" },
     async () => {
       await withPair({}, async ({ client }) => {
         const error = await rejection(client.sendFragmented(new Message("binary", bytes(0xff, 0xfe)), { fragmentSize: 1, type: "text" }));
@@ -820,7 +818,6 @@ describe("receive backpressure", () => {
 
   test(
     "close() still completes cleanly while reading is paused for backpressure",
-    { todo: "connection.ts: close() does not resume a socket paused by the receive queue, so the peer's close frame is never read" },
     async () => {
       await withPair({ server: { receiveQueue: 2, closeTimeout: 300 } }, async ({ client, peer }) => {
         for (let i = 0; i < 10; i++) void client.send(`unread ${i}`);
@@ -832,4 +829,60 @@ describe("receive backpressure", () => {
       });
     },
   );
+});
+
+describe("handshake headers, close frames with autoClose off, ping timers", () => {
+  test("handshakeHeaders: the client sees the 101 response's headers, the server the request's", async () => {
+    await withPair(
+      { server: { headers: { "X-Server": "wsx-test" } }, client: { headers: { "X-Client": "c1" } } },
+      async ({ client, peer }) => {
+        assert.equal(client.handshakeHeaders["x-server"], "wsx-test");
+        assert.equal(client.handshakeHeaders["upgrade"], "websocket");
+        assert.equal(peer.handshakeHeaders["x-client"], "c1");
+      },
+    );
+  });
+
+  test("with autoClose off a received close frame ends iteration and is readable, then answered by close()", async () => {
+    await withPair({ client: { autoClose: false } }, async ({ client, peer }) => {
+      const ended = (async () => {
+        const seen: string[] = [];
+        for await (const message of client) seen.push(message.text);
+        return seen;
+      })();
+      await peer.send("last");
+      const peerClosed = peer.close(4001, "done");
+      assert.deepEqual(await deadline(ended, 3000, "iteration end"), ["last"]);
+      assert.deepEqual({ ...client.closeReceived }, { code: 4001, reason: "done" });
+      assert.equal(client.readyState, "closing");
+      await assert.rejects(client.receive(), (error: Error) => error instanceof ConnectionClosedError);
+      await client.close(4001, "done");
+      const info = await deadline(peerClosed, 3000, "peer close");
+      assert.equal(info.code, 4001);
+      assert.equal(info.wasClean, true);
+    });
+  });
+
+  test("a pending ping with a timeout rejects at close and its timer does not keep the process alive", async () => {
+    await withPair({ server: { autoPong: false } }, async ({ client }) => {
+      const pending = client.ping(undefined, { timeout: 60_000 });
+      client.terminate();
+      await assert.rejects(pending, (error: Error) => error instanceof ConnectionClosedError);
+      // The timer was cleared: no active 60 s timeout remains among the process's handles.
+      const timers = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+      assert.ok(timers.filter((name) => name === "Timeout").length < 5, timers.join(","));
+    });
+  });
+});
+
+test("receiveFrame() switches to frame delivery; receive() then refuses with a clear error", async () => {
+  await withPair({}, async ({ client, peer }) => {
+    const first = client.receiveFrame({ timeout: 3000 });
+    await peer.sendFragmented("abcdef", { fragmentSize: 4 });
+    const a = await first;
+    const b = await client.receiveFrame({ timeout: 3000 });
+    assert.deepEqual([a.opcode, a.fin, a.text], [Opcode.TEXT, false, "abcd"]);
+    assert.deepEqual([b.opcode, b.fin, b.text], [Opcode.CONTINUATION, true, "ef"]);
+    await assert.rejects(client.receive(), (error: Error) => error instanceof UsageError && error.code === "FRAME_DELIVERY");
+  });
 });
