@@ -5,8 +5,8 @@
  * view and the result is correct on any endianness.
  */
 
-/** Below this size a plain byte loop beats setting up a word view. */
-const WORD_THRESHOLD = 32;
+/** Below this size an unrolled byte loop beats allocating word views. */
+const WORD_THRESHOLD = 128;
 
 const keyBytes = new Uint8Array(4);
 const keyWord = new Uint32Array(keyBytes.buffer);
@@ -27,7 +27,19 @@ export function applyMask(
   keyPhase = 0,
 ): void {
   let i = 0;
-  if (length >= WORD_THRESHOLD && (source.byteOffset + sourceOffset) % 4 === (target.byteOffset + targetOffset) % 4) {
+  if (length < WORD_THRESHOLD) {
+    // Small payloads (the common case): four bytes per step, no allocation.
+    const k0 = key[keyPhase & 3]!;
+    const k1 = key[(keyPhase + 1) & 3]!;
+    const k2 = key[(keyPhase + 2) & 3]!;
+    const k3 = key[(keyPhase + 3) & 3]!;
+    for (; i + 4 <= length; i += 4) {
+      target[targetOffset + i] = source[sourceOffset + i]! ^ k0;
+      target[targetOffset + i + 1] = source[sourceOffset + i + 1]! ^ k1;
+      target[targetOffset + i + 2] = source[sourceOffset + i + 2]! ^ k2;
+      target[targetOffset + i + 3] = source[sourceOffset + i + 3]! ^ k3;
+    }
+  } else if (length >= WORD_THRESHOLD && (source.byteOffset + sourceOffset) % 4 === (target.byteOffset + targetOffset) % 4) {
     // Byte loop until the target is word aligned, then whole words.
     const misalign = (target.byteOffset + targetOffset) & 3;
     const head = misalign === 0 ? 0 : 4 - misalign;

@@ -301,12 +301,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   /** Messages until the connection closes; `for await (const m of ws)`. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
-    for (;;) {
-      const item = await this.nextOrEnd();
-      if (item === null) return;
-      if (item instanceof Message) yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this.iterate((item) => {
+      if (item instanceof Message) return item;
+      throw new UsageError("FRAME_DELIVERY", "frames are being delivered: iterate with frames()");
+    });
   }
 
   /**
@@ -314,13 +313,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * data frames with `fin`, `opcode` and `payload`, and ping, pong and close
    * frames. Ends when the connection closes.
    */
-  async *frames(): AsyncGenerator<Frame> {
+  frames(): AsyncIterableIterator<Frame> {
     this.setDelivery("frames");
-    for (;;) {
-      const item = await this.nextOrEnd();
-      if (item === null) return;
-      yield toFrame(item);
-    }
+    return this.iterate(toFrame);
   }
 
   /** Deliver whole messages (default) or single frames, from the next message on. */
@@ -328,27 +323,75 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.deliver = mode;
   }
 
-  private async nextOrEnd(): Promise<Item | null> {
-    try {
-      return await this.nextItem(undefined);
-    } catch (error) {
-      if (error instanceof ConnectionClosedError) return null;
-      throw error;
+  /**
+   * An iterator over received items that ends quietly when the connection
+   * closes. Hand-written rather than an async generator: one promise per
+   * item instead of a chain of them.
+   */
+  private iterate<T>(map: (item: Item) => T): AsyncIterableIterator<T> {
+    const end: IteratorResult<T> = { value: undefined, done: true };
+    let finished = false;
+    const iterator: AsyncIterableIterator<T> = {
+      next: (): Promise<IteratorResult<T>> => {
+        if (finished) return Promise.resolve(end);
+        try {
+          const item = this.shiftItem();
+          if (item !== undefined) return Promise.resolve({ value: map(item), done: false });
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        if (this.drained) {
+          finished = true;
+          return Promise.resolve(end);
+        }
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          this.waiters.push({
+            resolve: (item) => {
+              try {
+                resolve({ value: map(item), done: false });
+              } catch (error) {
+                reject(error);
+              }
+            },
+            reject: (error) => {
+              if (!(error instanceof ConnectionClosedError)) return reject(error);
+              finished = true;
+              resolve(end);
+            },
+          });
+        });
+      },
+      return: (): Promise<IteratorResult<T>> => {
+        finished = true;
+        return Promise.resolve(end);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Nothing more will arrive: closed, or a close frame was received. */
+  private get drained(): boolean {
+    return this.info !== null || this.core.closeReceived !== null;
+  }
+
+  /** The oldest queued item, resuming a paused socket once the queue is half empty. */
+  private shiftItem(): Item | undefined {
+    if (this.queueHead === this.queue.length) return undefined;
+    const item = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined as never;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
     }
+    if (this.paused && this.queue.length - this.queueHead < this.receiveQueueLimit / 2) this.resumeReading();
+    return item;
   }
 
   private nextItem(timeout: number | undefined): Promise<Item> {
-    if (this.queueHead < this.queue.length) {
-      const item = this.queue[this.queueHead]!;
-      this.queue[this.queueHead++] = undefined as never;
-      if (this.queueHead === this.queue.length) {
-        this.queue = [];
-        this.queueHead = 0;
-      }
-      if (this.paused && this.queue.length - this.queueHead < this.receiveQueueLimit / 2) this.resumeReading();
-      return Promise.resolve(item);
-    }
-    if (this.info !== null || this.core.closeReceived !== null) return rejected(this.closedError());
+    const item = this.shiftItem();
+    if (item !== undefined) return Promise.resolve(item);
+    if (this.drained) return rejected(this.closedError());
     return new Promise<Item>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       if (timeout !== undefined) {
@@ -716,9 +759,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+      WebSocket.pendingFlush.push(this);
+      if (WebSocket.pendingFlush.length === 1) setImmediate(WebSocket.flushPending);
     }
     return batch.promise;
+  }
+
+  /**
+   * Connections with output waiting. They are written once the current turn
+   * of the event loop is over (its callbacks and their promise chains), so
+   * everything a handler sends while working through one read — even one
+   * `await` per message — leaves in a single socket write.
+   */
+  private static pendingFlush: WebSocket[] = [];
+  private static flushPending(this: void): void {
+    const pending = WebSocket.pendingFlush;
+    WebSocket.pendingFlush = [];
+    for (const ws of pending) if (ws.flushQueued) ws.flush();
   }
 
   /** Write everything the core has queued in one corked burst; settle the current batch. */
@@ -837,7 +894,7 @@ export class WebSocketReader {
   receiveFrame(options?: { timeout?: number }): Promise<Frame> {
     return this.ws.receiveFrame(options);
   }
-  frames(): AsyncGenerator<Frame> {
+  frames(): AsyncIterableIterator<Frame> {
     return this.ws.frames();
   }
   [Symbol.asyncIterator](): AsyncIterator<Message> {
