@@ -46,6 +46,12 @@ export interface ProtocolOptions extends Partial<Limits> {
 const EMPTY = new Uint8Array(0);
 /** First allocation when a message has to be reassembled from pieces. */
 const MIN_ASSEMBLY = 16 * 1024;
+/**
+ * Up to this size the bytes a frame header announces are allocated at once
+ * (one copy per byte); beyond it the buffer grows with what actually
+ * arrives, so a header alone cannot make the connection reserve much.
+ */
+const EAGER_ASSEMBLY = 1024 * 1024;
 
 /**
  * One WebSocket connection's protocol state.
@@ -274,8 +280,10 @@ export class Protocol {
     const need = this.dataLength + view.length;
     if (!this.dataOwned || this.data === null || this.data.length < need) {
       // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
-      const upper = this.messageDelivery === "frames" ? this.frameLength : this.limits.maxMessageSize;
-      const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY));
+      const frames = this.messageDelivery === "frames";
+      const upper = frames ? this.frameLength : this.limits.maxMessageSize;
+      const announced = Math.min(frames ? this.frameLength : this.messageSize, EAGER_ASSEMBLY);
+      const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced));
       const grown = this.allocate(capacity);
       if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
       this.data = grown;

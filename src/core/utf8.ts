@@ -22,21 +22,49 @@ export class Utf8Validator {
   push(bytes: Uint8Array): boolean {
     let i = 0;
     const n = bytes.length;
-    if (this.need > 0) {
-      // Finish the sequence left open by the previous piece.
-      for (; i < n && this.need > 0; i++) if (!this.step(bytes[i]!)) return false;
+    if (this.fast !== undefined && n > 0) {
+      // Finish the sequence left open by the previous piece, then hand the rest to the native check.
+      for (; i < n && this.need > 0; i++) if (!this.scan(bytes, i, i + 1)) return false;
       if (i === n) return true;
-    }
-    if (this.fast !== undefined && n - i >= 16) {
       const cut = incompleteTailStart(bytes, i);
-      if (!this.fast(i === 0 && cut === n ? bytes : bytes.subarray(i, cut))) return false;
+      if (cut > i && !this.fast(i === 0 && cut === n ? bytes : bytes.subarray(i, cut))) return false;
       i = cut;
     }
-    for (; i < n; i++) {
+    return this.scan(bytes, i, n);
+  }
+
+  /** The JavaScript state machine over bytes[from, to), state kept in locals for speed. */
+  private scan(bytes: Uint8Array, from: number, to: number): boolean {
+    let need = this.need;
+    let low = this.low;
+    let high = this.high;
+    for (let i = from; i < to; i++) {
       const b = bytes[i]!;
-      if (this.need === 0 && b < 0x80) continue;
-      if (!this.step(b)) return false;
+      if (need > 0) {
+        if (b < low || b > high) return false;
+        need--;
+        low = 0x80;
+        high = 0xbf;
+      } else if (b >= 0x80) {
+        if (b < 0xc2) return false; // continuation byte or overlong 2-byte lead
+        if (b < 0xe0) {
+          need = 1;
+        } else if (b < 0xf0) {
+          need = 2;
+          if (b === 0xe0) low = 0xa0; // overlong
+          else if (b === 0xed) high = 0x9f; // UTF-16 surrogates
+        } else if (b < 0xf5) {
+          need = 3;
+          if (b === 0xf0) low = 0x90; // overlong
+          else if (b === 0xf4) high = 0x8f; // above U+10FFFF
+        } else {
+          return false;
+        }
+      }
     }
+    this.need = need;
+    this.low = low;
+    this.high = high;
     return true;
   }
 
@@ -52,32 +80,6 @@ export class Utf8Validator {
     this.need = 0;
     this.low = 0x80;
     this.high = 0xbf;
-  }
-
-  private step(b: number): boolean {
-    if (this.need > 0) {
-      if (b < this.low || b > this.high) return false;
-      this.need--;
-      this.low = 0x80;
-      this.high = 0xbf;
-      return true;
-    }
-    if (b < 0x80) return true;
-    if (b < 0xc2) return false; // continuation byte or overlong 2-byte lead
-    if (b < 0xe0) {
-      this.need = 1;
-    } else if (b < 0xf0) {
-      this.need = 2;
-      if (b === 0xe0) this.low = 0xa0; // overlong
-      else if (b === 0xed) this.high = 0x9f; // UTF-16 surrogates
-    } else if (b < 0xf5) {
-      this.need = 3;
-      if (b === 0xf0) this.low = 0x90; // overlong
-      else if (b === 0xf4) this.high = 0x8f; // above U+10FFFF
-    } else {
-      return false;
-    }
-    return true;
   }
 }
 
