@@ -9,22 +9,11 @@ import { Protocol, type ProtocolOptions, type Role } from "../../src/core/protoc
 import { Message, type ProtocolEvent } from "../../src/core/message.js";
 import { Opcode } from "../../src/core/frame.js";
 import { ConnectionClosedError, UsageError } from "../../src/core/errors.js";
+import { concat, frame, utf8 } from "../helpers/bytes.js";
 
 // ---------------------------------------------------------------- helpers
 
-const encoder = new TextEncoder();
-const utf8 = (s: string): Uint8Array => encoder.encode(s);
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const make = (role: Role, options: Partial<ProtocolOptions> = {}): Protocol => new Protocol({ ...options, role });
 
@@ -81,29 +70,6 @@ function readFrames(data: Uint8Array): WireFrame[] {
   }
   assert.equal(at, data.length, "output ends on a frame boundary");
   return frames;
-}
-
-/** Build a frame by hand; `key` masks it. */
-function frame(
-  opcode: number,
-  payload: Uint8Array | string = new Uint8Array(0),
-  { fin = true, rsv = 0, key = null }: { fin?: boolean; rsv?: number; key?: Uint8Array | null } = {},
-): Uint8Array {
-  const data = typeof payload === "string" ? utf8(payload) : payload;
-  const len = data.length;
-  const head: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
-  const maskBit = key ? 0x80 : 0;
-  if (len < 126) head.push(maskBit | len);
-  else if (len < 65536) head.push(maskBit | 126, len >> 8, len & 0xff);
-  else {
-    head.push(maskBit | 127);
-    for (let shift = 7; shift >= 0; shift--) head.push(Math.floor(len / 2 ** (8 * shift)) & 0xff);
-  }
-  if (key) head.push(...key);
-  const out = new Uint8Array(head.length + len);
-  out.set(head);
-  for (let i = 0; i < len; i++) out[head.length + i] = key ? data[i]! ^ key[i % 4]! : data[i]!;
-  return out;
 }
 
 const KEY = bytes(0xa1, 0xb2, 0xc3, 0xd4);

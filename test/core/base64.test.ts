@@ -1,21 +1,9 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { decodeBase64, encodeBase64 } from "../../src/core/base64.js";
+import { rng } from "../helpers/bytes.js";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-/** Deterministic pseudo-random bytes so failures reproduce. */
-function prng(seed: number): (n: number) => Uint8Array {
-  let state = seed >>> 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      out[i] = state >>> 24;
-    }
-    return out;
-  };
-}
 
 describe("base64", () => {
   const vectors: Array<[string, string]> = [
@@ -42,9 +30,9 @@ describe("base64", () => {
   });
 
   test("round trips and matches Buffer for every length 0..100", () => {
-    const random = prng(42);
+    const random = rng(42);
     for (let n = 0; n <= 100; n++) {
-      const bytes = random(n);
+      const bytes = random.bytes(n);
       const encoded = encodeBase64(bytes);
       assert.equal(encoded, Buffer.from(bytes).toString("base64"));
       assert.deepEqual(decodeBase64(encoded), bytes);
@@ -52,7 +40,7 @@ describe("base64", () => {
   });
 
   test("RFC 6455 4.1: a 16-byte key is 24 characters", () => {
-    const key = encodeBase64(prng(7)(16));
+    const key = encodeBase64(rng(7).bytes(16));
     assert.equal(key.length, 24);
     assert.equal(decodeBase64(key)?.length, 16);
   });

@@ -11,28 +11,7 @@ import {
   type FrameSink,
 } from "../../src/core/frame.js";
 import { ProtocolError, VIOLATIONS, type ViolationCode } from "../../src/core/errors.js";
-
-/** Small seeded PRNG (xorshift32) so any failure can be replayed. */
-function rng(seed: number): { int(n: number): number; chance(p: number): boolean; bytes(n: number): Uint8Array } {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return {
-    int: (n) => next() % n,
-    chance: (p) => next() / 0x100000000 < p,
-    bytes: (n) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = next() & 0xff;
-      return out;
-    },
-  };
-}
+import { concat, frame as frameBytes, rng, type Rng } from "../helpers/bytes.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -84,21 +63,8 @@ interface RawFrame {
 }
 
 /** Encode a frame by hand (independently of writeFrameHeader) with the minimal length form. */
-function encodeFrame({ fin = true, rsv = 0, opcode, payload = new Uint8Array(0), key = null }: RawFrame): Uint8Array {
-  const len = payload.length;
-  const bytes: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
-  const maskBit = key ? 0x80 : 0;
-  if (len < 126) bytes.push(maskBit | len);
-  else if (len < 65536) bytes.push(maskBit | 126, len >> 8, len & 0xff);
-  else {
-    bytes.push(maskBit | 127);
-    for (let shift = 7; shift >= 0; shift--) bytes.push(Math.floor(len / 2 ** (8 * shift)) & 0xff);
-  }
-  if (key) bytes.push(...key);
-  const out = new Uint8Array(bytes.length + len);
-  out.set(bytes);
-  for (let i = 0; i < len; i++) out[bytes.length + i] = key ? payload[i]! ^ key[i % 4]! : payload[i]!;
-  return out;
+function encodeFrame({ opcode, payload, ...bits }: RawFrame): Uint8Array {
+  return frameBytes(opcode, payload, bits);
 }
 
 /** A header with an explicit (possibly non-minimal) length encoding. */
@@ -107,16 +73,6 @@ function rawHeader(b0: number, b1: number, extended: number[] = [], key: number[
 }
 
 const KEY = [0x11, 0x22, 0x33, 0x44];
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function parse(
   bytes: Uint8Array,
@@ -416,7 +372,7 @@ interface GeneratedFrame {
 }
 
 /** A valid stream: data messages (maybe fragmented) with control frames mixed in. */
-function randomStream(r: ReturnType<typeof rng>, masked: boolean): { bytes: Uint8Array; frames: GeneratedFrame[] } {
+function randomStream(r: Rng, masked: boolean): { bytes: Uint8Array; frames: GeneratedFrame[] } {
   const sizes = [0, 1, 2, 3, 4, 5, 7, 125, 126, 127, 1000, 65535, 65536, 70000];
   const randomLength = (): number => (r.chance(0.5) ? r.int(40) : sizes[r.int(sizes.length)]!);
   const frames: GeneratedFrame[] = [];
@@ -443,7 +399,7 @@ function randomStream(r: ReturnType<typeof rng>, masked: boolean): { bytes: Uint
   return { bytes: concat(encoded), frames };
 }
 
-function randomSplit(bytes: Uint8Array, r: ReturnType<typeof rng>): Uint8Array[] {
+function randomSplit(bytes: Uint8Array, r: Rng): Uint8Array[] {
   const parts: Uint8Array[] = [];
   let at = 0;
   const style = r.int(3);

@@ -8,17 +8,7 @@ import assert from "node:assert/strict";
 import { Protocol, type Delivery, type Role } from "../../src/core/protocol.js";
 import { HttpHeadParser } from "../../src/core/http.js";
 import { HandshakeError, ProtocolError } from "../../src/core/errors.js";
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { concat, rng } from "../helpers/bytes.js";
 
 /** A valid conversation from `from`'s role, to mutate. */
 function validStream(role: Role, random: () => number): Uint8Array {
@@ -34,18 +24,11 @@ function validStream(role: Role, random: () => number): Uint8Array {
       sender.sendFrame(0, "c", true);
     }
   }
-  const parts = sender.output();
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(sender.output());
 }
 
 test("random and mutated frames never throw out of Protocol.receive", () => {
-  const random = prng(0x5eed);
+  const random = rng(0x5eed).float;
   const modes: Delivery[] = ["messages", "frames", "chunks"];
   for (let round = 0; round < 600; round++) {
     const role: Role = round % 2 === 0 ? "server" : "client";
@@ -73,7 +56,7 @@ test("random and mutated frames never throw out of Protocol.receive", () => {
 });
 
 test("random HTTP heads end in a head, null (incomplete) or a HandshakeError, never anything else", () => {
-  const random = prng(42);
+  const random = rng(42).float;
   const base = "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
   for (let round = 0; round < 1000; round++) {
     const bytes = new TextEncoder().encode(base);

@@ -13,20 +13,11 @@ import {
   type HttpHead,
   type HttpLimits,
 } from "../../src/core/http.js";
+import { concat } from "../helpers/bytes.js";
 
 /** Latin1: each char code becomes one byte. */
 function bytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Pushes all chunks; returns the head plus everything after it (rest + unpushed chunks). */

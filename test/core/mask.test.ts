@@ -1,27 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { MaskKeyPool, applyMask, unmaskInPlace } from "../../src/core/mask.js";
-
-/** Small seeded PRNG (xorshift32) so any failure can be replayed. */
-function rng(seed: number): { int(n: number): number; bytes(n: number): Uint8Array } {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return {
-    int: (n) => next() % n,
-    bytes: (n) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = next() & 0xff;
-      return out;
-    },
-  };
-}
+import { rng } from "../helpers/bytes.js";
 
 /** The obvious byte-at-a-time definition of RFC 6455 section 5.3. */
 function naiveMask(source: Uint8Array, key: Uint8Array, keyPhase: number): Uint8Array {

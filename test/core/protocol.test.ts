@@ -5,45 +5,11 @@ import { Message, type ProtocolEvent } from "../../src/core/message.js";
 import { Opcode } from "../../src/core/frame.js";
 import { ConnectionClosedError, ProtocolError, UsageError, VIOLATIONS, type ViolationCode } from "../../src/core/errors.js";
 import { DEFAULT_LIMITS } from "../../src/core/limits.js";
-
-/** Small seeded PRNG (xorshift32) so any failure can be replayed. */
-function rng(seed: number): { int(n: number): number; chance(p: number): boolean; bytes(n: number): Uint8Array } {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return {
-    int: (n) => next() % n,
-    chance: (p) => next() / 0x100000000 < p,
-    bytes: (n) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = next() & 0xff;
-      return out;
-    },
-  };
-}
+import { concat, frame, hex, isWellFormedUtf8, rng, utf8, type Rng } from "../helpers/bytes.js";
 
 // ---------------------------------------------------------------- helpers
 
-const encoder = new TextEncoder();
-const utf8 = (s: string): Uint8Array => encoder.encode(s);
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 const other = (role: Role): Role => (role === "client" ? "server" : "client");
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function pair(
   clientOptions: Partial<ProtocolOptions> = {},
@@ -81,29 +47,6 @@ function describeEvent(e: ProtocolEvent): Record<string, unknown> {
     case "chunk":
       return { event: "chunk", type: e.messageType, opcode: e.opcode, fin: e.fin, frameEnd: e.frameEnd, hex: hex(e.payload) };
   }
-}
-
-/** Encode a frame by hand: masked with `key` when given (client to server). */
-function frame(
-  opcode: number,
-  payload: Uint8Array | string = new Uint8Array(0),
-  { fin = true, rsv = 0, key = null }: { fin?: boolean; rsv?: number; key?: Uint8Array | null } = {},
-): Uint8Array {
-  const data = typeof payload === "string" ? utf8(payload) : payload;
-  const len = data.length;
-  const head: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
-  const maskBit = key ? 0x80 : 0;
-  if (len < 126) head.push(maskBit | len);
-  else if (len < 65536) head.push(maskBit | 126, len >> 8, len & 0xff);
-  else {
-    head.push(maskBit | 127);
-    for (let shift = 7; shift >= 0; shift--) head.push(Math.floor(len / 2 ** (8 * shift)) & 0xff);
-  }
-  if (key) head.push(...key);
-  const out = new Uint8Array(head.length + len);
-  out.set(head);
-  for (let i = 0; i < len; i++) out[head.length + i] = key ? data[i]! ^ key[i % 4]! : data[i]!;
-  return out;
 }
 
 const KEY = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
@@ -525,7 +468,7 @@ describe("protocol errors", () => {
     test(`${c.name} → ${c.code} / ${c.closeCode} (${role})`, () => {
       assert.equal(VIOLATIONS[c.code].closeCode, c.closeCode);
       // With and without a native whole-buffer UTF-8 check.
-      for (const utf8Check of [undefined, isUtf8]) {
+      for (const utf8Check of [undefined, isWellFormedUtf8]) {
         const p = new Protocol({ role, ...c.options, utf8Check });
         for (const chunk of c.input) p.receive(chunk.slice());
         const events = p.events();
@@ -598,16 +541,6 @@ describe("protocol errors", () => {
   });
 });
 
-/** Node's native UTF-8 check, used as the optional fast path. */
-function isUtf8(b: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // ---------------------------------------------------------------- default limits
 
 describe("default limits let legitimate traffic through", () => {
@@ -659,7 +592,7 @@ interface Conversation {
 }
 
 /** A random conversation sent through the public API of a `role` protocol. */
-function randomConversation(role: Role, r: ReturnType<typeof rng>): Conversation {
+function randomConversation(role: Role, r: Rng): Conversation {
   const sender = new Protocol({ role });
   const expected: Array<Record<string, unknown>> = [];
   const samples = ["", "a", "κόσμε", "€uro", "😀 emoji", "mixed ascii and ünïcödé", "x".repeat(130), "日本語".repeat(50)];
@@ -716,7 +649,7 @@ function randomConversation(role: Role, r: ReturnType<typeof rng>): Conversation
   return { bytes: concat(sender.output()), expected };
 }
 
-function randomSplits(bytes: Uint8Array, r: ReturnType<typeof rng>): Uint8Array[] {
+function randomSplits(bytes: Uint8Array, r: Rng): Uint8Array[] {
   const parts: Uint8Array[] = [];
   let at = 0;
   const max = [3, 16, 200, 5000, 100_000][r.int(5)]!;

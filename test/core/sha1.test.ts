@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { sha1 } from "../../src/core/sha1.js";
 import { decodeBase64, encodeBase64 } from "../../src/core/base64.js";
+import { hex } from "../helpers/bytes.js";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 describe("sha1", () => {
   test("FIPS 180 known vectors", () => {

@@ -1,33 +1,10 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "../../src/core/utf8.js";
-
-/** Small seeded PRNG (xorshift32) so any failure can be replayed. */
-function rng(seed: number): { int(n: number): number; chance(p: number): boolean } {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return { int: (n) => next() % n, chance: (p) => next() / 0x100000000 < p };
-}
-
-const encoder = new TextEncoder();
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+import { hex, isWellFormedUtf8, rng, utf8, type Rng } from "../helpers/bytes.js";
 
 /** The oracle: WHATWG UTF-8 decoding with errors fatal. */
-function oracle(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const oracle = isWellFormedUtf8;
 
 /** The native whole-buffer check the validator may be given. */
 const fast: Utf8Check = (b) => oracle(b);
@@ -78,7 +55,7 @@ const EDGE_CODE_POINTS = [0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xfffd, 0xff
 const NASTY_BYTES = [0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xf8, 0xfe, 0xff];
 
 /** Mostly valid multi-byte text, with random corruption in about half the cases. */
-function randomBytes(r: ReturnType<typeof rng>): Uint8Array {
+function randomBytes(r: Rng): Uint8Array {
   let text = "";
   const chars = r.int(40);
   for (let i = 0; i < chars; i++) {
@@ -91,7 +68,7 @@ function randomBytes(r: ReturnType<typeof rng>): Uint8Array {
     }
     text += String.fromCodePoint(cp);
   }
-  const bytes = Array.from(encoder.encode(text));
+  const bytes = Array.from(utf8(text));
   if (r.chance(0.5)) {
     const edits = 1 + r.int(3);
     for (let e = 0; e < edits; e++) {
@@ -121,7 +98,7 @@ function randomBytes(r: ReturnType<typeof rng>): Uint8Array {
 /** Split points: whole, every byte, or random cuts. */
 type Split = "whole" | "bytes" | number;
 
-function pieces(bytes: Uint8Array, split: Split, r: ReturnType<typeof rng>): Uint8Array[] {
+function pieces(bytes: Uint8Array, split: Split, r: Rng): Uint8Array[] {
   if (split === "whole") return [bytes];
   if (split === "bytes") return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
   const out: Uint8Array[] = [];
@@ -149,7 +126,7 @@ function checkAgainstOracle(bytes: Uint8Array, parts: Uint8Array[], validator: U
   const valid = oracle(bytes);
   const bad = firstBadByte(bytes);
   const { failedAt, finished } = feed(validator, parts);
-  const context = `${label}: ${hex(bytes)} | pieces ${parts.map((p) => p.length).join(",")}`;
+  const context = `${label}: ${hex(bytes, " ")} | pieces ${parts.map((p) => p.length).join(",")}`;
   if (bad === -1) {
     assert.equal(failedAt, -1, `push failed on a prefix that can still be valid: ${context}`);
     assert.equal(finished, valid, `finish() disagrees with the oracle: ${context}`);
@@ -200,7 +177,7 @@ describe("Utf8Validator against TextDecoder (fatal) as oracle", () => {
         const bytes = randomBytes(r);
         const result = feed(validator, pieces(bytes, 25, r));
         if (result.failedAt !== -1) validator.reset();
-        assert.equal(result.finished === true, oracle(bytes), hex(bytes));
+        assert.equal(result.finished === true, oracle(bytes), hex(bytes, " "));
       }
     }
   });
@@ -209,8 +186,8 @@ describe("Utf8Validator against TextDecoder (fatal) as oracle", () => {
     const r = rng(77);
     for (let run = 0; run < 500; run++) {
       const bytes = randomBytes(r);
-      assert.equal(isValidUtf8(bytes), oracle(bytes), hex(bytes));
-      assert.equal(isValidUtf8(bytes, fast), oracle(bytes), hex(bytes));
+      assert.equal(isValidUtf8(bytes), oracle(bytes), hex(bytes, " "));
+      assert.equal(isValidUtf8(bytes, fast), oracle(bytes), hex(bytes, " "));
     }
   });
 });
@@ -278,8 +255,8 @@ describe("Utf8Validator edge cases", () => {
     for (const bytes of [[0xc2], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0x61, 0x62, 0xf4, 0x8f, 0xbf]]) {
       for (const check of [undefined, fast]) {
         const v = new Utf8Validator(check);
-        assert.equal(v.push(Uint8Array.from(bytes)), true, hex(Uint8Array.from(bytes)));
-        assert.equal(v.finish(), false, hex(Uint8Array.from(bytes)));
+        assert.equal(v.push(Uint8Array.from(bytes)), true, hex(Uint8Array.from(bytes), " "));
+        assert.equal(v.finish(), false, hex(Uint8Array.from(bytes), " "));
       }
     }
   });
@@ -344,7 +321,7 @@ describe("Utf8Validator edge cases", () => {
         for (const nasty of [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xff], [0x80]]) {
           const v = new Utf8Validator(check);
           const piece = Uint8Array.from([...new Array<number>(40).fill(0x41), ...nasty, ...new Array<number>(40).fill(0x42)]);
-          assert.equal(v.push(piece), false, hex(Uint8Array.from(nasty)));
+          assert.equal(v.push(piece), false, hex(Uint8Array.from(nasty), " "));
         }
       }
     });

@@ -70,6 +70,28 @@ async function withPair(
   }
 }
 
+/**
+ * A wsx server with `options`, a raw client that has completed the opening
+ * handshake with it, and the server's side of that connection. Everything
+ * is torn down afterwards.
+ */
+async function withRawClient(options: ServerOptions, body: (sides: { raw: RawClient; peer: WebSocket }) => Promise<void>): Promise<void> {
+  const server = await startServer("standalone", options);
+  try {
+    const accepted = new Accepted(server.wss);
+    const raw = await RawClient.connect(server.port);
+    try {
+      await raw.handshake();
+      const { ws: peer } = await accepted.next();
+      await body({ raw, peer });
+    } finally {
+      raw.destroy();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 const echo: ConnectionHandler = async (ws) => {
   for await (const message of ws) await ws.send(message);
 };
@@ -565,25 +587,14 @@ describe("closing", () => {
   });
 
   test("the server's close() against a silent client resolves after closeTimeout", async () => {
-    const server = await startServer("standalone", { closeTimeout: 300 });
-    try {
-      const accepted = new Accepted(server.wss);
-      const raw = await RawClient.connect(server.port);
-      try {
-        await raw.handshake();
-        const { ws: peer } = await accepted.next();
-        const info = await deadline(peer.close(1001, "bye"), 3000, "close against a silent client");
-        assert.equal(info.wasClean, false);
-        const frame = await raw.readFrame();
-        assert.equal(frame.opcode, OP.CLOSE);
-        assert.equal(frame.masked, false);
-        assert.deepEqual(parseClose(frame.payload), { code: 1001, reason: "bye" });
-      } finally {
-        raw.destroy();
-      }
-    } finally {
-      await server.close();
-    }
+    await withRawClient({ closeTimeout: 300 }, async ({ raw, peer }) => {
+      const info = await deadline(peer.close(1001, "bye"), 3000, "close against a silent client");
+      assert.equal(info.wasClean, false);
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, OP.CLOSE);
+      assert.equal(frame.masked, false);
+      assert.deepEqual(parseClose(frame.payload), { code: 1001, reason: "bye" });
+    });
   });
 
   test("sending after close rejects with ConnectionClosedError", async () => {
@@ -678,32 +689,21 @@ describe("split(), bufferedAmount and events", () => {
 
 describe("protocol errors", () => {
   test("an unmasked frame from a client: close 1002 to it, and closed reports UNMASKED_FRAME", async () => {
-    const server = await startServer("standalone", { closeTimeout: 500 });
-    try {
-      const accepted = new Accepted(server.wss);
-      const raw = await RawClient.connect(server.port);
-      try {
-        await raw.handshake();
-        const { ws: peer } = await accepted.next();
-        const errors: Error[] = [];
-        peer.on("error", (error) => errors.push(error));
-        await raw.write(serverFrame(OP.TEXT, "not masked"));
-        const frame = await raw.readFrame();
-        assert.equal(frame.opcode, OP.CLOSE);
-        assert.equal(parseClose(frame.payload).code, CloseCode.PROTOCOL_ERROR);
-        await raw.waitEnded();
-        const info = await deadline(peer.closed, 2000, "server side closed");
-        assert.ok(info.error instanceof ProtocolError, String(info.error));
-        assert.equal((info.error as ProtocolError).code, "UNMASKED_FRAME");
-        assert.equal(info.wasClean, false);
-        assert.equal(errors.length, 1);
-        assert.equal((errors[0] as ProtocolError).code, "UNMASKED_FRAME");
-      } finally {
-        raw.destroy();
-      }
-    } finally {
-      await server.close();
-    }
+    await withRawClient({ closeTimeout: 500 }, async ({ raw, peer }) => {
+      const errors: Error[] = [];
+      peer.on("error", (error) => errors.push(error));
+      await raw.write(serverFrame(OP.TEXT, "not masked"));
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, OP.CLOSE);
+      assert.equal(parseClose(frame.payload).code, CloseCode.PROTOCOL_ERROR);
+      await raw.waitEnded();
+      const info = await deadline(peer.closed, 2000, "server side closed");
+      assert.ok(info.error instanceof ProtocolError, String(info.error));
+      assert.equal((info.error as ProtocolError).code, "UNMASKED_FRAME");
+      assert.equal(info.wasClean, false);
+      assert.equal(errors.length, 1);
+      assert.equal((errors[0] as ProtocolError).code, "UNMASKED_FRAME");
+    });
   });
 
   test("a masked frame from a server: the client closes with 1002 and reports MASKED_FRAME", async () => {
