@@ -92,3 +92,14 @@ export class MaskKeyPool {
     return key;
   }
 }
+
+let sharedPool: MaskKeyPool | undefined;
+
+/**
+ * The pool used when no random source is given: one per runtime, shared by
+ * every client connection (keys are consumed at once, so sharing is safe and
+ * saves each connection its own kilobyte).
+ */
+export function sharedMaskKeys(): MaskKeyPool {
+  return (sharedPool ??= new MaskKeyPool());
+}

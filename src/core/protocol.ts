@@ -8,7 +8,7 @@ import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
-import { MaskKeyPool, type RandomSource } from "./mask.js";
+import { MaskKeyPool, sharedMaskKeys, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
@@ -117,7 +117,8 @@ export class Protocol {
     const slab = options.slab ?? defaultSlab();
     this.allocate = slab.allocate;
     const masked = this.role === "client";
-    this.writer = new FrameWriter(masked, slab, masked ? new MaskKeyPool(options.random) : undefined);
+    const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
+    this.writer = new FrameWriter(masked, slab, keys);
     const sink: FrameSink = {
       onFrameHeader: (fin, rsv, opcode, length) => this.onFrameHeader(fin, rsv, opcode, length),
       onFramePayload: (data) => this.onFramePayload(data),

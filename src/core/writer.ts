@@ -5,7 +5,7 @@
  * copied at all (header chunk + the caller's bytes).
  */
 import { Opcode, headerSize, writeFrameHeader } from "./frame.js";
-import { MaskKeyPool, applyMask } from "./mask.js";
+import { MaskKeyPool, applyMask, sharedMaskKeys } from "./mask.js";
 
 /** Allocates a byte buffer; Node passes `Buffer.allocUnsafeSlow` to skip zero-filling. */
 export type Allocate = (size: number) => Uint8Array;
@@ -67,7 +67,7 @@ export class FrameWriter {
     private readonly slab: Slab = defaultSlab(),
     keys?: MaskKeyPool,
   ) {
-    this.keys = masked ? (keys ?? new MaskKeyPool()) : null;
+    this.keys = masked ? (keys ?? sharedMaskKeys()) : null;
   }
 
   /** Bytes queued and not yet taken. */
