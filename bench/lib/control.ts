@@ -1,0 +1,73 @@
+/**
+ * The child side of the benchmark's control channel: one JSON command per
+ * line on stdin, one JSON reply per line on stdout. Every process the
+ * runner starts (servers, load generator, clients) speaks it, so the runner
+ * can ask for counters, a GC or a clean exit. When stdin closes (the runner
+ * went away) the process exits: no orphan keeps running.
+ */
+import { createInterface } from "node:readline";
+
+export type Command = { id?: number; cmd: string; [key: string]: unknown };
+export type CommandHandler = (command: Command) => unknown;
+
+/** Write one JSON line on stdout. */
+export function emit(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * Answer commands with `handler` (sync or async). Built in: `gc` (when the
+ * runtime exposes it), `ping` and `exit`.
+ */
+export function serveCommands(handler: CommandHandler): void {
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    let command: Command;
+    try {
+      command = JSON.parse(line) as Command;
+    } catch {
+      return;
+    }
+    void answer(command, handler);
+  });
+  lines.on("close", () => process.exit(0));
+}
+
+async function answer(command: Command, handler: CommandHandler): Promise<void> {
+  const id = command.id;
+  try {
+    let result: unknown;
+    switch (command.cmd) {
+      case "ping":
+        result = "pong";
+        break;
+      case "gc":
+        result = collectGarbage();
+        break;
+      case "exit":
+        emit({ id, ok: true, result: null });
+        // Leave through process.exit so --cpu-prof writes its profile.
+        setTimeout(() => process.exit(0), 10);
+        return;
+      default:
+        result = await handler(command);
+    }
+    emit({ id, ok: true, result: result ?? null });
+  } catch (error) {
+    emit({ id, ok: false, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** A full collection if the runtime allows it (node --expose-gc, Bun.gc). */
+function collectGarbage(): boolean {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.Bun !== undefined) {
+    g.Bun.gc(true);
+    return true;
+  }
+  if (typeof g.gc === "function") {
+    g.gc();
+    return true;
+  }
+  return false;
+}

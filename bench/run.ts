@@ -1,0 +1,948 @@
+/**
+ * `npm run bench`: wsx against `ws` (and Bun's server when it is there),
+ * each server in its own process, driven by one load-generator process,
+ * measured from /proc. See BENCHMARKS.md for how to read the output.
+ *
+ *   npm run bench                          # everything, ~4 minutes
+ *   npm run bench -- --quick               # one repetition, short windows, ~1 minute
+ *   npm run bench -- --scenario small-binary,idle --reps 5
+ *   npm run bench -- --servers wsx,ws --json
+ *   npm run bench -- --scenario small-binary --servers wsx --cpu-prof
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { WebSocketServer } from "../src/index.js";
+import { Child, atExit, installCleanup } from "./lib/child.js";
+import { topFrames } from "./lib/profile.js";
+import { clockTicks, cpuMicros, cpuModel, hardFileLimit, machineBusyMicros, rssBytes } from "./lib/proc.js";
+import { fmt, fmtSig, median, ratio, sleep, table } from "./lib/stats.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const MiB = 1024 * 1024;
+
+/**
+ * Where the processes under test load their code from: a private copy of
+ * dist/src and dist/bench taken when the run starts, so that a rebuild of
+ * dist/ during the run (src/ is being worked on) cannot mix two versions
+ * of wsx in one result, or break a server half-way.
+ */
+let here = dirname(fileURLToPath(import.meta.url));
+
+function snapshotBuild(): void {
+  const dir = mkdtempSync(join(tmpdir(), "wsx-bench-"));
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(root, "dist", "src"), join(dir, "src"), { recursive: true });
+  cpSync(join(root, "dist", "bench"), join(dir, "bench"), { recursive: true });
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  writeFileSync(join(dir, "package.json"), `{ "type": "module" }\n`);
+  here = join(dir, "bench");
+}
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  reps: number;
+  warmupMs: number;
+  measureMs: number;
+  idleCount: number;
+  scenarios: string[];
+  servers: string[] | null;
+  json: boolean;
+  cpuProf: boolean;
+  /** Pin the process under test and the one driving it to different CPUs. */
+  pin: boolean;
+}
+
+const SCENARIOS = ["small-binary", "small-text", "large", "idle", "client", "broadcast", "compressed"] as const;
+
+function usage(): never {
+  process.stderr.write(
+    [
+      "usage: npm run bench -- [options]",
+      "  --quick            1 repetition, short windows, 2,000 measured idle connections (under a minute)",
+      "  --reps N           repetitions per server (default 3; servers interleaved A B A B)",
+      "  --scenario A,B     only these scenarios: " + SCENARIOS.join(", "),
+      "  --servers A,B      only these servers: wsx, wsx-iter, ws, ws-bufferutil, bun",
+      "  --duration S       measured window per run in seconds (default 2)",
+      "  --warmup S         warm-up before each window in seconds (default 1)",
+      "  --idle N           measured idle connections, on top of 3,000 warm-up ones (default 10000)",
+      "  --json             print a machine-readable result on stdout (tables go to stderr)",
+      "  --cpu-prof         profile the Node servers and clients (--cpu-prof) and print their top frames",
+      "  --no-pin           do not pin the server to CPU 1 and the load generator to CPU 0",
+      "",
+    ].join("\n"),
+  );
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
+  const quick = argv.includes("--quick");
+  const options: Options = {
+    quick,
+    reps: quick ? 1 : 3,
+    warmupMs: quick ? 500 : 1000,
+    measureMs: quick ? 1000 : 2000,
+    idleCount: quick ? 2000 : 10_000,
+    scenarios: [...SCENARIOS],
+    servers: null,
+    json: false,
+    cpuProf: false,
+    pin: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage();
+      return v;
+    };
+    const positive = (v: string): number => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) usage();
+      return n;
+    };
+    switch (arg) {
+      case "--quick":
+        break;
+      case "--reps":
+        options.reps = Math.min(50, Math.round(positive(value())));
+        break;
+      case "--scenario":
+      case "--scenarios": {
+        const names = value().split(",").filter(Boolean);
+        for (const name of names) {
+          if (!(SCENARIOS as readonly string[]).includes(name)) {
+            process.stderr.write(`unknown scenario ${name}\n`);
+            usage();
+          }
+        }
+        options.scenarios = names;
+        break;
+      }
+      case "--servers":
+        options.servers = value().split(",").filter(Boolean);
+        break;
+      case "--duration":
+        options.measureMs = Math.min(60_000, positive(value()) * 1000);
+        break;
+      case "--warmup":
+        options.warmupMs = Math.min(60_000, positive(value()) * 1000);
+        break;
+      case "--idle":
+        options.idleCount = Math.min(100_000, Math.round(positive(value())));
+        break;
+      case "--json":
+        options.json = true;
+        break;
+      case "--cpu-prof":
+        options.cpuProf = true;
+        break;
+      case "--no-pin":
+        options.pin = false;
+        break;
+      case "-h":
+      case "--help":
+        usage();
+      default:
+        process.stderr.write(`unknown option ${arg}\n`);
+        usage();
+    }
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------- servers
+
+interface ServerDef {
+  name: string;
+  library: "wsx" | "ws" | "bun";
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  node: boolean;
+}
+
+const BUN = join(root, "node_modules", ".bin", "bun");
+
+function bunVersion(): string | null {
+  if (!existsSync(BUN)) return null;
+  try {
+    return execFileSync(BUN, ["--version"], { encoding: "utf8", timeout: 10_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function envWith(changes: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+function serverDefs(bun: string | null): ServerDef[] {
+  const node = process.execPath;
+  const script = (name: string): string => join(here, "servers", name);
+  const defs: ServerDef[] = [
+    { name: "wsx", library: "wsx", command: node, args: [script("wsx.js"), "listener"], env: process.env, node: true },
+    { name: "wsx-iter", library: "wsx", command: node, args: [script("wsx.js"), "iter"], env: process.env, node: true },
+    { name: "ws", library: "ws", command: node, args: [script("ws.js")], env: envWith({ WS_NO_BUFFER_UTIL: "1" }), node: true },
+    {
+      name: "ws-bufferutil",
+      library: "ws",
+      command: node,
+      args: [script("ws.js")],
+      env: envWith({ WS_NO_BUFFER_UTIL: undefined }),
+      node: true,
+    },
+  ];
+  if (bun !== null) defs.push({ name: "bun", library: "bun", command: BUN, args: [script("bun.js")], env: process.env, node: false });
+  return defs;
+}
+
+interface Running {
+  child: Child;
+  port: number;
+  profileDir: string | null;
+}
+
+/** Profile directories of the current scenario, by server name (--cpu-prof). */
+const profileDirs = new Map<string, string[]>();
+
+/** Top frames per server from the profiles collected so far; the files are removed. */
+function collectProfiles(): Record<string, Array<{ name: string; selfMs: number; percent: number }>> {
+  const out: Record<string, Array<{ name: string; selfMs: number; percent: number }>> = {};
+  for (const [server, dirs] of profileDirs) {
+    out[server] = topFrames(dirs);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+  profileDirs.clear();
+  return out;
+}
+
+async function startServer(def: ServerDef, options: Options, fileLimit?: number): Promise<Running> {
+  let profileDir: string | null = null;
+  const flags: string[] = [];
+  if (def.node) {
+    flags.push("--expose-gc");
+    if (options.cpuProf) {
+      profileDir = mkdtempSync(join(tmpdir(), `wsx-bench-prof-${def.name}-`));
+      profileDirs.set(def.name, [...(profileDirs.get(def.name) ?? []), profileDir]);
+      flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+    }
+  }
+  const child = new Child({
+    name: def.name,
+    command: def.command,
+    args: [...flags, ...def.args],
+    env: def.env,
+    ...pinServer(),
+    ...(fileLimit === undefined ? {} : { fileLimit }),
+  });
+  try {
+    const line = await child.readLine(15_000);
+    const port = Number(line);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`${def.name}: expected a port, got ${line}`);
+    return { child, port, profileDir };
+  } catch (error) {
+    await child.kill();
+    throw error;
+  }
+}
+
+/** Stop a server: a clean exit when profiling (the profile is written at exit), else SIGKILL. */
+async function stopServer(server: Running): Promise<void> {
+  if (server.profileDir !== null) await server.child.stop(10_000);
+  else await server.child.kill();
+}
+
+/** CPUs to pin to (server, driver), or nothing when pinning is off or impossible. */
+let pins: { server: number; driver: number } | null = null;
+
+function setUpPinning(options: Options): void {
+  if (!options.pin) return;
+  try {
+    execFileSync("taskset", ["-c", "0", "true"]);
+    const cores = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
+    if (cores >= 2) pins = { server: 1, driver: 0 };
+  } catch {
+    progress("taskset not available: processes are not pinned to CPUs");
+  }
+}
+
+function pinServer(): { cpu?: number } {
+  return pins === null ? {} : { cpu: pins.server };
+}
+
+function pinDriver(): { cpu?: number } {
+  return pins === null ? {} : { cpu: pins.driver };
+}
+
+function startLoad(fileLimit?: number): Child {
+  return new Child({
+    name: "load",
+    command: process.execPath,
+    args: [join(here, "load.js")],
+    ...pinDriver(),
+    ...(fileLimit === undefined ? {} : { fileLimit }),
+  });
+}
+
+// ---------------------------------------------------------------- measurements
+
+/** CPU readings at one instant: the processes under test, this runner, the whole machine. */
+interface Sample {
+  wall: number;
+  machine: number;
+  own: number;
+  pids: number[];
+}
+
+function sample(pids: number[]): Sample {
+  const own = process.cpuUsage();
+  return { wall: performance.now(), machine: machineBusyMicros(), own: own.user + own.system, pids: pids.map(cpuMicros) };
+}
+
+/** CPU µs used by process `index` of the sample between a and b. */
+function used(a: Sample, b: Sample, index: number): number {
+  return b.pids[index]! - a.pids[index]!;
+}
+
+/** % of one core used by other processes on the machine (not ours, not this runner) between a and b. */
+function otherLoad(a: Sample, b: Sample): number {
+  let ours = b.own - a.own;
+  for (let i = 0; i < a.pids.length; i++) ours += used(a, b, i);
+  const other = b.machine - a.machine - ours;
+  return Math.max(0, (100 * other) / ((b.wall - a.wall) * 1000));
+}
+
+interface Mark {
+  messages: number;
+  failures: number;
+  mismatches: number;
+  open: number;
+  cpuMicros: number;
+  time: number;
+}
+
+interface EchoResult {
+  throughput: number; // messages/s, or MiB/s for `large`
+  cpuPerUnit: number; // server CPU µs per message, or per MiB
+  serverCpu: number; // % of one core
+  rssMiB: number;
+  loadCpu: number; // % of one core
+  loadCpuPerUnit: number;
+  otherCpu: number; // % of one core used by processes outside the benchmark
+}
+
+interface EchoScenario {
+  connections: number;
+  window: number;
+  size: number;
+  text: boolean;
+  /** Figures per MiB instead of per message. */
+  perMiB: boolean;
+}
+
+const ECHO: Record<string, EchoScenario> = {
+  "small-binary": { connections: 100, window: 64, size: 32, text: false, perMiB: false },
+  "small-text": { connections: 100, window: 64, size: 32, text: true, perMiB: false },
+  large: { connections: 4, window: 2, size: MiB, text: false, perMiB: true },
+};
+
+async function runEcho(def: ServerDef, scenario: EchoScenario, options: Options): Promise<EchoResult> {
+  const server = await startServer(def, options);
+  const load = startLoad();
+  try {
+    const started = await load.request<{ connected: number; failed: number }>(
+      "echo",
+      { port: server.port, path: "/echo", connections: scenario.connections, window: scenario.window, size: scenario.size, text: scenario.text },
+      30_000,
+    );
+    if (started.connected !== scenario.connections) {
+      throw new Error(`${def.name}: only ${started.connected} of ${scenario.connections} connections opened`);
+    }
+    await sleep(options.warmupMs);
+    const pids = [server.child.pid, load.pid];
+    const s0 = sample(pids);
+    const mark0 = await load.request<Mark>("mark");
+    await sleep(options.measureMs);
+    const s1 = sample(pids);
+    const mark1 = await load.request<Mark>("mark");
+    const rss = rssBytes(server.child.pid);
+    const messages = mark1.messages - mark0.messages;
+    const seconds = (mark1.time - mark0.time) / 1000;
+    if (messages <= 0) throw new Error(`${def.name}: no echo in the measured window`);
+    if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
+    if (mark1.mismatches > 0) throw new Error(`${def.name}: ${mark1.mismatches} echo(es) differ from the message sent`);
+    const units = scenario.perMiB ? (messages * scenario.size) / MiB : messages;
+    const serverMicros = used(s0, s1, 0);
+    return {
+      throughput: units / seconds,
+      cpuPerUnit: serverMicros / units,
+      serverCpu: (100 * serverMicros) / ((s1.wall - s0.wall) * 1000),
+      rssMiB: rss / MiB,
+      loadCpu: (100 * (mark1.cpuMicros - mark0.cpuMicros)) / (seconds * 1e6),
+      loadCpuPerUnit: (mark1.cpuMicros - mark0.cpuMicros) / units,
+      otherCpu: otherLoad(s0, s1),
+    };
+  } finally {
+    await stopServer(server);
+    await load.kill();
+  }
+}
+
+interface IdleResult {
+  connections: number; // open at the end: warm-up + measured
+  rssPerConnection: number; // bytes above the empty process, per open connection
+  rssPerExtraConnection: number; // bytes added by each measured connection (on top of the warm-up ones)
+  cpuPerHandshake: number; // µs
+  handshakesPerSecond: number;
+  emptyRssMiB: number;
+  rssMiB: number;
+  loadCpu: number;
+  otherCpu: number;
+}
+
+const IDLE_CONCURRENCY = 200;
+/**
+ * Connections opened and closed before the measured ones, so the handshake
+ * path runs optimised (fewer and the CPU per handshake still falls with the
+ * number of connections measured).
+ */
+const IDLE_WARMUP = 3000;
+
+async function settle(server: Running): Promise<number> {
+  await sleep(300);
+  await server.child.request("gc", {}, 10_000);
+  await sleep(200);
+  return rssBytes(server.child.pid);
+}
+
+async function runIdle(def: ServerDef, count: number, fileLimit: number, options: Options): Promise<IdleResult> {
+  const server = await startServer(def, options, fileLimit);
+  const load = startLoad(fileLimit);
+  try {
+    await load.request("ping", {}, 10_000);
+    const emptyRss = await settle(server);
+    // Warm-up connections run the handshake path until it is optimised, and stay open:
+    // the measured connections come on top of them, so none reuses memory a closed one freed.
+    const warm = await load.request<{ opened: number; error?: string }>(
+      "open",
+      { port: server.port, path: "/idle", count: IDLE_WARMUP, concurrency: IDLE_CONCURRENCY },
+      60_000,
+    );
+    if (warm.opened !== IDLE_WARMUP) throw new Error(`${def.name}: warm-up opened ${warm.opened}/${IDLE_WARMUP}: ${warm.error}`);
+    const warmRss = await settle(server);
+    const pids = [server.child.pid, load.pid];
+    const s0 = sample(pids);
+    const result = await load.request<{ opened: number; failed: number; ms: number; error?: string }>(
+      "open",
+      { port: server.port, path: "/idle", count, concurrency: IDLE_CONCURRENCY },
+      120_000,
+    );
+    const s1 = sample(pids);
+    if (result.opened === 0) throw new Error(`${def.name}: no idle connection opened: ${result.error}`);
+    if (result.failed > 0) process.stderr.write(`  ! ${def.name}: ${result.failed} connections failed (${result.error})\n`);
+    const rss = await settle(server);
+    const open = await load.request<Mark>("mark");
+    return {
+      connections: open.open,
+      rssPerConnection: (rss - emptyRss) / open.open,
+      rssPerExtraConnection: (rss - warmRss) / result.opened,
+      cpuPerHandshake: used(s0, s1, 0) / result.opened,
+      handshakesPerSecond: result.opened / (result.ms / 1000),
+      emptyRssMiB: emptyRss / MiB,
+      rssMiB: rss / MiB,
+      loadCpu: (100 * used(s0, s1, 1)) / ((s1.wall - s0.wall) * 1000),
+      otherCpu: otherLoad(s0, s1),
+    };
+  } finally {
+    // Server first: it closes first, so TIME_WAIT is not left on the load generator's ports.
+    await stopServer(server);
+    await load.kill();
+  }
+}
+
+interface ClientResult {
+  throughput: number;
+  cpuPerUnit: number; // client CPU µs per message
+  clientCpu: number;
+  serverCpu: number;
+  rssMiB: number;
+  otherCpu: number;
+}
+
+const CLIENT = { connections: 10, window: 64, size: 32 };
+
+async function runClient(library: "wsx" | "ws", server: Running, options: Options): Promise<ClientResult> {
+  const name = `${library}-client`;
+  const flags: string[] = [];
+  let profileDir: string | null = null;
+  if (options.cpuProf) {
+    profileDir = mkdtempSync(join(tmpdir(), `wsx-bench-prof-${name}-`));
+    profileDirs.set(name, [...(profileDirs.get(name) ?? []), profileDir]);
+    flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+  }
+  const client = new Child({
+    name,
+    command: process.execPath,
+    args: [...flags, join(here, "clients", `${library}.js`)],
+    env: library === "ws" ? envWith({ WS_NO_BUFFER_UTIL: "1" }) : process.env,
+    ...pinDriver(),
+  });
+  try {
+    await client.request("run", { url: `ws://127.0.0.1:${server.port}/echo`, ...CLIENT }, 30_000);
+    await sleep(options.warmupMs);
+    const pids = [client.pid, server.child.pid];
+    const s0 = sample(pids);
+    const mark0 = await client.request<{ messages: number; time: number }>("mark");
+    await sleep(options.measureMs);
+    const s1 = sample(pids);
+    const mark1 = await client.request<{ messages: number; time: number }>("mark");
+    const rss = rssBytes(client.pid);
+    const messages = mark1.messages - mark0.messages;
+    if (messages <= 0) throw new Error(`${library} client: no echo in the measured window`);
+    const wallMicros = (s1.wall - s0.wall) * 1000;
+    return {
+      throughput: messages / ((mark1.time - mark0.time) / 1000),
+      cpuPerUnit: used(s0, s1, 0) / messages,
+      clientCpu: (100 * used(s0, s1, 0)) / wallMicros,
+      serverCpu: (100 * used(s0, s1, 1)) / wallMicros,
+      rssMiB: rss / MiB,
+      otherCpu: otherLoad(s0, s1),
+    };
+  } finally {
+    if (profileDir !== null) await client.stop(10_000);
+    else await client.kill();
+  }
+}
+
+// ---------------------------------------------------------------- reporting
+
+type Figures = Record<string, number>;
+
+interface Row {
+  name: string;
+  reps: Figures[];
+  median: Figures;
+  error?: string;
+}
+
+interface RatioLine {
+  pair: string;
+  figures: Record<string, number>;
+  /** The issue's targets (wsx/ws only): ratio must be at most this. */
+  targets?: Record<string, number>;
+}
+
+interface ScenarioResult {
+  name: string;
+  description: string;
+  rows: Row[];
+  ratios: RatioLine[];
+  ratioTitles: Record<string, string>;
+  targets: Record<string, number>;
+  columns: Column[];
+  /** Title of the first column (default "server"). */
+  firstColumn?: string;
+  warnings: string[];
+  todo?: string;
+  profiles?: Record<string, Array<{ name: string; selfMs: number; percent: number }>>;
+}
+
+function medians(reps: Figures[]): Figures {
+  const keys = new Set(reps.flatMap((r) => Object.keys(r)));
+  const out: Figures = {};
+  for (const key of keys) out[key] = median(reps.map((r) => r[key] ?? Number.NaN));
+  return out;
+}
+
+/** Ratios of each wsx variant to each ws variant, for the given figures. */
+const SERVER_PAIRS: Array<[string, string]> = [
+  ["wsx", "ws"],
+  ["wsx-iter", "ws"],
+  ["wsx", "ws-bufferutil"],
+  ["wsx", "bun"],
+];
+
+/**
+ * Ratios a/b of the given figures for each pair present (wsx variants over
+ * ws variants). The first pair carries the issue's targets.
+ */
+function ratioLines(rows: Row[], figures: string[], targets: Record<string, number>, pairs = SERVER_PAIRS): RatioLine[] {
+  const byName = new Map(rows.filter((r) => r.error === undefined).map((r) => [r.name, r.median]));
+  const lines: RatioLine[] = [];
+  for (const [a, b] of pairs) {
+    const x = byName.get(a);
+    const y = byName.get(b);
+    if (x === undefined || y === undefined) continue;
+    const values: Record<string, number> = {};
+    for (const figure of figures) values[figure] = ratio(x[figure] ?? Number.NaN, y[figure] ?? Number.NaN);
+    const line: RatioLine = { pair: `${a}/${b}`, figures: values };
+    if (a === pairs[0]![0] && b === pairs[0]![1] && Object.keys(targets).length > 0) line.targets = targets;
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** The gist of an error: its first meaningful lines. */
+function firstLines(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("at ") && l !== "^^^^^");
+  return lines.slice(0, 3).join(" | ");
+}
+
+/** "other CPU%" (processes outside the benchmark) from which a scenario's figures are flagged as noisy. */
+const BUSY_WARNING = 15;
+
+interface Column {
+  key: string;
+  title: string;
+  format: (v: number) => string;
+}
+
+function render(result: ScenarioResult): string {
+  const { columns, ratioTitles, targets } = result;
+  const out: string[] = [`## ${result.name}: ${result.description}`];
+  if (result.todo !== undefined) {
+    out.push(`TODO: ${result.todo}`);
+    return out.join("\n");
+  }
+  const rows = result.rows.map((row) =>
+    row.error !== undefined
+      ? [row.name, "failed", ...columns.slice(1).map(() => "")]
+      : [row.name, ...columns.map((c) => c.format(row.median[c.key] ?? Number.NaN))],
+  );
+  out.push(table([result.firstColumn ?? "server", ...columns.map((c) => c.title)], rows));
+  for (const row of result.rows) {
+    if (row.error !== undefined) out.push(`! ${row.name} failed: ${firstLines(row.error)}`);
+  }
+  const pairWidth = Math.max(0, ...result.ratios.map((l) => l.pair.length));
+  for (const line of result.ratios) {
+    const parts = Object.entries(line.figures).map(([figure, value]) => {
+      const target = targets[figure];
+      const bracket = line.targets !== undefined && target !== undefined ? ` [target ≤${target}]` : "";
+      return `${ratioTitles[figure] ?? figure} = ${fmt(value, 2)}${bracket}`;
+    });
+    out.push(`${line.pair.padEnd(pairWidth)} ${parts.join("   ")}`);
+  }
+  const busiest = Math.max(0, ...result.rows.map((r) => r.median["otherCpu"] ?? 0).filter(Number.isFinite));
+  if (busiest >= BUSY_WARNING) {
+    out.push(`! other processes used up to ${fmt(busiest)}% of a core during the windows: the machine was not quiet, figures are noisy`);
+  }
+  for (const warning of result.warnings) out.push(`! ${warning}`);
+  if (result.profiles !== undefined) {
+    for (const [server, frames] of Object.entries(result.profiles)) {
+      out.push(`top self-time frames, ${server} (--cpu-prof):`);
+      for (const frame of frames) out.push(`  ${fmt(frame.percent, 1).padStart(5)}%  ${frame.name}`);
+    }
+  }
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------- main
+
+/**
+ * Run `run` for every name, `reps` times, interleaved (A B A B ...), and
+ * take the median of each figure. A name that fails is not tried again.
+ */
+async function repeat<T extends object>(
+  label: string,
+  names: string[],
+  reps: number,
+  run: (name: string) => Promise<T>,
+  describe: (result: T) => string,
+): Promise<Row[]> {
+  const runs = new Map<string, Figures[]>(names.map((n) => [n, []]));
+  const errors = new Map<string, string>();
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const name of names) {
+      if (errors.has(name)) continue;
+      try {
+        const result = await run(name);
+        runs.get(name)!.push({ ...(result as Figures) });
+        progress(`${label} ${rep}/${reps} ${name.padEnd(13)} ${describe(result)}`);
+      } catch (error) {
+        errors.set(name, (error as Error).message);
+        progress(`${label} ${name} failed: ${firstLines((error as Error).message)}`);
+      }
+    }
+  }
+  return names.map((name) => {
+    const figures = runs.get(name)!;
+    const row: Row = { name, reps: figures, median: medians(figures) };
+    const error = errors.get(name);
+    if (error !== undefined && figures.length === 0) row.error = error;
+    return row;
+  });
+}
+
+function progress(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+/** Warn when the load generator (or the process setting the pace) ran out of CPU. */
+function saturationWarnings(rows: Row[], figure: string, what: string): string[] {
+  return rows
+    .filter((row) => (row.median[figure] ?? 0) >= 90)
+    .map((row) => `${row.name}: ${what} used ${fmt(row.median[figure]!)}% of a core`);
+}
+
+const LOAD_BOUND = "the load generator was the bottleneck: throughput is a lower bound, and CPU per unit was measured on smaller batches";
+
+async function echoScenario(name: string, defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const scenario = ECHO[name]!;
+  const perMiB = scenario.perMiB;
+  const unit = perMiB ? "MiB" : "msg";
+  // The async iterator's cost shows in small-binary; elsewhere wsx-iter would only repeat wsx.
+  const servers = name === "small-binary" ? defs : defs.filter((d) => d.name !== "wsx-iter");
+  const rows = await repeat(
+    name,
+    servers.map((d) => d.name),
+    options.reps,
+    (server) => runEcho(servers.find((d) => d.name === server)!, scenario, options),
+    (r) =>
+      `${fmt(r.throughput).padStart(9)} ${perMiB ? "MiB/s" : "msg/s"}  server ${fmtSig(r.cpuPerUnit)} µs/${unit} (${fmt(r.serverCpu)}% CPU)  ` +
+      `load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+  );
+  const targets: Record<string, number> = { cpuPerUnit: perMiB ? 0.35 : 0.1 };
+  return {
+    name,
+    description: perMiB
+      ? `${scenario.connections} connections × ${scenario.window} in flight, 1 MiB binary echo; server CPU µs per MiB echoed`
+      : `${scenario.connections} connections × ${scenario.window} in flight, ${scenario.size}-byte ${scenario.text ? "text" : "binary"} echo; server CPU µs per message`,
+    rows,
+    ratios: ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], targets),
+    ratioTitles: { cpuPerUnit: `CPU/${unit}`, throughput: perMiB ? "MiB/s" : "msgs/s", rssMiB: "RSS" },
+    targets,
+    columns: [
+      { key: "throughput", title: perMiB ? "MiB/s" : "msgs/s", format: (v) => fmt(v) },
+      { key: "cpuPerUnit", title: `CPU µs/${unit}`, format: fmtSig },
+      { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+      { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
+      { key: "loadCpuPerUnit", title: `load µs/${unit}`, format: fmtSig },
+      { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+    ],
+    warnings: saturationWarnings(rows, "loadCpu", "the load generator").map((w) => `${w}: ${LOAD_BOUND}`),
+  };
+}
+
+async function idleScenario(defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const warnings: string[] = [];
+  const hard = hardFileLimit();
+  let count = options.idleCount;
+  const needed = count + IDLE_WARMUP + 256;
+  if (hard < needed) {
+    count = Math.max(100, hard - IDLE_WARMUP - 256);
+    warnings.push(`the open-file hard limit is ${hard}: idle scaled down to ${count} connections`);
+    progress(`! ${warnings[warnings.length - 1]}`);
+  }
+  const fileLimit = Math.min(hard, Math.max(needed, 1024));
+  // wsx-iter differs from wsx only once messages flow.
+  const servers = defs.filter((d) => d.name !== "wsx-iter");
+  const rows = await repeat(
+    "idle",
+    servers.map((d) => d.name),
+    options.reps,
+    (server) => runIdle(servers.find((d) => d.name === server)!, count, fileLimit, options),
+    (r) =>
+      `${fmt(r.connections)} conns  ${fmt(r.rssPerConnection)} B/conn (marginal ${fmt(r.rssPerExtraConnection)})  ${fmtSig(r.cpuPerHandshake)} µs/handshake  ` +
+      `${fmt(r.handshakesPerSecond)} handshakes/s  load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+  );
+  warnings.push(
+    ...saturationWarnings(rows, "loadCpu", "the load generator").map((w) => `${w} opening connections: handshakes/s is a lower bound`),
+  );
+  const targets = { rssPerConnection: 0.8, cpuPerHandshake: 0.6 };
+  return {
+    name: "idle",
+    description:
+      `${fmt(IDLE_WARMUP)} + ${fmt(count)} idle connections opened ${IDLE_CONCURRENCY} at a time; RSS per connection above the empty process ` +
+      `(marginal: the ${fmt(count)} over the first ${fmt(IDLE_WARMUP)}), server CPU per handshake of the ${fmt(count)}`,
+    rows,
+    ratios: ratioLines(rows, ["rssPerConnection", "rssPerExtraConnection", "cpuPerHandshake", "handshakesPerSecond"], targets),
+    ratioTitles: {
+      rssPerConnection: "RSS/conn",
+      rssPerExtraConnection: "marginal",
+      cpuPerHandshake: "CPU/handshake",
+      handshakesPerSecond: "handshakes/s",
+    },
+    targets,
+    columns: [
+      { key: "connections", title: "conns", format: (v) => fmt(v) },
+      { key: "rssPerConnection", title: "RSS B/conn", format: (v) => fmt(v) },
+      { key: "rssPerExtraConnection", title: "marginal B/conn", format: (v) => fmt(v) },
+      { key: "cpuPerHandshake", title: "CPU µs/handshake", format: fmtSig },
+      { key: "handshakesPerSecond", title: "handshakes/s", format: (v) => fmt(v) },
+      { key: "emptyRssMiB", title: "empty RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
+      { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+    ],
+    warnings,
+  };
+}
+
+async function clientScenario(bun: string | null, options: Options): Promise<ScenarioResult> {
+  const libraries = ["wsx", "ws"].filter((l) => options.servers === null || options.servers.includes(l));
+  // The issue's figure is against the ws server. ws writes every message with its own
+  // syscall, so its clients read one message at a time whatever they are; Bun's server
+  // batches its writes, which shows what the client libraries themselves cost.
+  const targets = serverDefs(bun).filter((d) => d.name === "ws" || d.name === "bun");
+  const rows: Row[] = [];
+  for (const serverDef of targets) {
+    // One server process for every client run against it: the clients are what differs.
+    const server = await startServer(serverDef, { ...options, cpuProf: false });
+    try {
+      const names = libraries.map((l) => `${l} → ${serverDef.name}`);
+      rows.push(
+        ...(await repeat(
+          "client",
+          names,
+          options.reps,
+          (name) => runClient(name.split(" ")[0] as "wsx" | "ws", server, options),
+          (r) =>
+            `${fmt(r.throughput).padStart(9)} msg/s  client ${fmtSig(r.cpuPerUnit)} µs/msg (${fmt(r.clientCpu)}% CPU)  ` +
+            `server ${fmt(r.serverCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+        )),
+      );
+    } finally {
+      await stopServer(server);
+    }
+  }
+  const goals = { cpuPerUnit: 0.3 };
+  return {
+    name: "client",
+    description:
+      `client libraries against one server process (ws, then bun): ${CLIENT.connections} connections × ${CLIENT.window} in flight, ` +
+      `${CLIENT.size}-byte binary; client CPU µs per message`,
+    firstColumn: "client → server",
+    rows,
+    ratios: ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], goals, [
+      ["wsx → ws", "ws → ws"],
+      ["wsx → bun", "ws → bun"],
+    ]),
+    ratioTitles: { cpuPerUnit: "CPU/msg", throughput: "msgs/s", rssMiB: "RSS" },
+    targets: goals,
+    columns: [
+      { key: "throughput", title: "msgs/s", format: (v) => fmt(v) },
+      { key: "cpuPerUnit", title: "client CPU µs/msg", format: fmtSig },
+      { key: "clientCpu", title: "client CPU%", format: (v) => fmt(v) },
+      { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+      { key: "rssMiB", title: "client RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+    ],
+    warnings: saturationWarnings(rows, "serverCpu", "the server").map(
+      (w) => `${w}: it set the pace (clients against the same server are still compared on the same traffic)`,
+    ),
+  };
+}
+
+function todoScenario(name: string): ScenarioResult {
+  const publish = typeof (WebSocketServer.prototype as unknown as { publish?: unknown }).publish === "function";
+  const todo =
+    name === "broadcast"
+      ? publish
+        ? "broadcast: wsx now has server.publish; the scenario is still to be written"
+        : "broadcast: needs pub/sub (wsx has no server.publish yet)"
+      : "compressed: needs permessage-deflate in wsx";
+  return {
+    name,
+    description: name === "broadcast" ? "one message fanned out to many connections" : "permessage-deflate echo",
+    rows: [],
+    ratios: [],
+    ratioTitles: {},
+    targets: {},
+    columns: [],
+    warnings: [],
+    todo,
+  };
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const options = parseOptions(process.argv.slice(2));
+  snapshotBuild();
+  setUpPinning(options);
+  const print = (text: string): void => {
+    (options.json ? process.stderr : process.stdout).write(`${text}\n`);
+  };
+
+  const bun = bunVersion();
+  let defs = serverDefs(bun);
+  if (options.servers !== null) {
+    const wanted = options.servers;
+    for (const name of wanted) {
+      if (!["wsx", "wsx-iter", "ws", "ws-bufferutil", "bun"].includes(name)) {
+        process.stderr.write(`unknown server ${name}\n`);
+        usage();
+      }
+    }
+    defs = defs.filter((d) => wanted.includes(d.name));
+  }
+  const wsVersion = (JSON.parse(readFileSync(join(root, "node_modules", "ws", "package.json"), "utf8")) as { version: string }).version;
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: root, encoding: "utf8" }).trim();
+    if (dirty !== "") commit += " + uncommitted src/ changes";
+  } catch {
+    // not a git checkout
+  }
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpuModel(),
+    cores: Number(execFileSync("nproc", { encoding: "utf8" }).trim()),
+    clockTicks: clockTicks(),
+    ws: wsVersion,
+    bun,
+    wsxCommit: commit,
+    reps: options.reps,
+    warmupMs: options.warmupMs,
+    measureMs: options.measureMs,
+    quick: options.quick,
+    pinned: pins,
+  };
+  print(`# wsx benchmark`);
+  print(
+    `date ${meta.date}  node ${meta.node}  ws ${meta.ws}  bun ${bun ?? "not available"}\n` +
+      `cpu ${meta.cpu} (${meta.cores} cores)  wsx ${commit}\n` +
+      `${options.reps} rep(s), servers interleaved; warm-up ${options.warmupMs / 1000} s, window ${options.measureMs / 1000} s; medians; ` +
+      (pins === null ? "not pinned" : `server on CPU ${pins.server}, load generator/client on CPU ${pins.driver}`),
+  );
+  if (options.cpuProf) print(`(--cpu-prof: Node servers and clients run under the profiler, figures are perturbed)`);
+  if (bun === null) progress(`bun not found at ${BUN}: its server is skipped`);
+
+  const results: ScenarioResult[] = [];
+  const began = performance.now();
+  for (const name of options.scenarios) {
+    let result: ScenarioResult;
+    if (name in ECHO) result = await echoScenario(name, defs, options);
+    else if (name === "idle") result = await idleScenario(defs, options);
+    else if (name === "client") result = await clientScenario(bun, options);
+    else result = todoScenario(name);
+    if (options.cpuProf && result.todo === undefined) result.profiles = collectProfiles();
+    print("");
+    print(render(result));
+    results.push(result);
+  }
+  print("");
+  print(`total ${fmt((performance.now() - began) / 1000, 0)} s`);
+  if (options.json) {
+    const strip = results.map(({ columns, ratioTitles: _titles, firstColumn: _first, ...rest }) => ({
+      ...rest,
+      columns: columns.map(({ key, title }) => ({ key, title })),
+    }));
+    process.stdout.write(`${JSON.stringify({ meta, scenarios: strip }, null, 2)}\n`);
+  }
+}
+
+await main();
