@@ -127,11 +127,12 @@ export class FrameParser {
   private readonly requireMask: boolean;
   private readonly maxFrameSize: number;
   private state = State.Header;
-  private readonly header = new Uint8Array(MAX_HEADER_SIZE);
+  /** A header collected across chunks (bytes 0-13) and the current masking key (14-17), in one allocation. */
+  private readonly header = new Uint8Array(MAX_HEADER_SIZE + 4);
   private headerLength = 0;
   private remaining = 0;
   private masked = false;
-  private readonly maskKey = new Uint8Array(4);
+  private readonly maskKey = this.header.subarray(MAX_HEADER_SIZE);
   private maskPhase = 0;
   private stopped = false;
 

@@ -48,8 +48,8 @@ export function generateKey(random?: (n: number) => Uint8Array): string {
 }
 
 /** Derives Sec-WebSocket-Accept from a key (RFC 6455 section 4.2.2): base64(SHA-1(key + GUID)). */
-export function computeAccept(key: string): string {
-  return encodeBase64(sha1(encodeLatin1(key + WEBSOCKET_GUID)));
+export function computeAccept(key: string, hash: (data: Uint8Array) => Uint8Array = sha1): string {
+  return encodeBase64(hash(encodeLatin1(key + WEBSOCKET_GUID)));
 }
 
 function isValidKey(key: string): boolean {
@@ -404,11 +404,13 @@ export function buildAcceptResponse(opts: {
   protocol?: string | null;
   extensions?: ExtensionOffer[];
   headers?: HeaderInput;
+  /** SHA-1 for the accept value; a runtime can pass its native one (Node: node:crypto). */
+  sha1?: (data: Uint8Array) => Uint8Array;
 }): Uint8Array {
   const fields: Array<[string, string]> = [
     ["Upgrade", "websocket"],
     ["Connection", "Upgrade"],
-    ["Sec-WebSocket-Accept", computeAccept(opts.key)],
+    ["Sec-WebSocket-Accept", computeAccept(opts.key, opts.sha1)],
   ];
   if (opts.protocol !== undefined && opts.protocol !== null) {
     if (!isToken(opts.protocol)) throw new UsageError("INVALID_SUBPROTOCOL", "subprotocol name is not a token");

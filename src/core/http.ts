@@ -74,8 +74,15 @@ function trimOws(text: string): string {
   return text.slice(start, end);
 }
 
-/** Each byte becomes the char with the same code (true latin1; TextDecoder's "latin1" is windows-1252). */
-function latin1(bytes: Uint8Array): string {
+const asciiDecoder = new TextDecoder("latin1");
+
+/**
+ * Each byte becomes the char with the same code (true latin1; TextDecoder's
+ * "latin1" is windows-1252, which only agrees below 0x80 — so it is used, natively,
+ * when the head is pure ASCII, as nearly every head is).
+ */
+function latin1(bytes: Uint8Array, ascii: boolean): string {
+  if (ascii) return asciiDecoder.decode(bytes);
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     out += String.fromCharCode(...bytes.subarray(i, i + 8192));
@@ -160,6 +167,8 @@ export class HttpHeadParser {
   #lineLength = 0;
   #lines = 0;
   #afterCR = false;
+  /** OR of every byte seen: below 0x80 means pure ASCII. */
+  #bits = 0;
   #done = false;
   #failure: HandshakeError | null = null;
 
@@ -189,40 +198,59 @@ export class HttpHeadParser {
   }
 
   #scan(chunk: Uint8Array): { head: HttpHead; rest: Uint8Array } | null {
+    // State in locals for the byte loop; written back below.
+    let afterCR = this.#afterCR;
+    let lineLength = this.#lineLength;
+    let lines = this.#lines;
+    let bits = this.#bits;
+    const room = this.#maxBytes - this.#length;
     let end = -1;
     let i = 0;
     for (; i < chunk.length; i++) {
       const c = chunk[i]!;
-      if (this.#afterCR) {
+      bits |= c;
+      if (afterCR) {
         if (c !== LF) throw malformed("CR not followed by LF");
-        this.#afterCR = false;
-        if (this.#lineLength === 0) {
-          if (this.#lines === 0) throw malformed("empty start line");
+        afterCR = false;
+        if (lineLength === 0) {
+          if (lines === 0) throw malformed("empty start line");
           end = i + 1;
           break;
         }
-        this.#lines++;
-        if (this.#lines - 1 > this.#maxCount) {
+        lines++;
+        if (lines - 1 > this.#maxCount) {
           throw new HandshakeError("TOO_MANY_HEADERS", `more than ${this.#maxCount} header fields`, 431);
         }
-        this.#lineLength = 0;
+        lineLength = 0;
       } else if (c === CR) {
-        this.#afterCR = true;
+        afterCR = true;
       } else if (c === LF) {
         throw malformed("line ends with a bare LF; CRLF is required");
       } else {
-        this.#lineLength++;
+        lineLength++;
       }
       // The head is unfinished, so it needs at least one more byte.
-      if (this.#length + i + 1 >= this.#maxBytes) {
+      if (i + 1 >= room) {
         throw new HandshakeError("HEADERS_TOO_LARGE", `HTTP head larger than ${this.#maxBytes} bytes`, 431);
       }
     }
-    const consumed = end < 0 ? chunk.length : end;
-    this.#append(chunk.subarray(0, consumed));
-    if (end < 0) return null;
+    this.#afterCR = afterCR;
+    this.#lineLength = lineLength;
+    this.#lines = lines;
+    this.#bits = bits;
+    if (end < 0) {
+      this.#append(chunk);
+      return null;
+    }
     this.#done = true;
-    const head = this.#parse();
+    let headBytes: Uint8Array;
+    if (this.#length === 0) {
+      headBytes = chunk.subarray(0, end); // the whole head came in one piece: no copy
+    } else {
+      this.#append(chunk.subarray(0, end));
+      headBytes = this.#buffer.subarray(0, this.#length);
+    }
+    const head = this.#parse(headBytes);
     this.#buffer = new Uint8Array(0);
     return { head, rest: chunk.subarray(end) };
   }
@@ -238,9 +266,9 @@ export class HttpHeadParser {
     this.#length = needed;
   }
 
-  #parse(): HttpHead {
+  #parse(bytes: Uint8Array): HttpHead {
     // The scan guarantees CRLF-only line ends and a final empty line.
-    const lines = latin1(this.#buffer.subarray(0, this.#length - 4)).split("\r\n");
+    const lines = latin1(bytes.subarray(0, bytes.length - 4), this.#bits < 0x80).split("\r\n");
     const startLine = this.#kind === "request" ? parseRequestLine(lines[0]!) : parseStatusLine(lines[0]!);
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     const rawHeaders: Array<[string, string]> = [];

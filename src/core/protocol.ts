@@ -68,7 +68,7 @@ const EAGER_ASSEMBLY = 1024 * 1024;
  * const bytes = server.output(); // chunks to write to the transport
  * ```
  */
-export class Protocol {
+export class Protocol implements FrameSink {
   readonly role: Role;
   readonly limits: Limits;
   autoPong: boolean;
@@ -119,13 +119,7 @@ export class Protocol {
     const masked = this.role === "client";
     const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
     this.writer = new FrameWriter(masked, slab, keys);
-    const sink: FrameSink = {
-      onFrameHeader: (fin, rsv, opcode, length) => this.onFrameHeader(fin, rsv, opcode, length),
-      onFramePayload: (data) => this.onFramePayload(data),
-      onFrameEnd: () => this.onFrameEnd(),
-      onFrameError: (error) => this.fail(error),
-    };
-    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize }, sink);
+    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize }, this);
   }
 
   // ---- state ----
@@ -210,7 +204,8 @@ export class Protocol {
     }
   }
 
-  private onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): void {
+  /** @internal {@link FrameSink} side of the protocol: called by its parser only. */
+  onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): void {
     this.frameOpcode = opcode;
     this.frameFin = fin;
     this.frameLength = length;
@@ -239,7 +234,8 @@ export class Protocol {
     }
   }
 
-  private onFramePayload(view: Uint8Array): void {
+  /** @internal */
+  onFramePayload(view: Uint8Array): void {
     const whole = this.frameReceived === 0 && view.length === this.frameLength;
     this.frameReceived += view.length;
     if (isControlOpcode(this.frameOpcode)) {
@@ -302,7 +298,8 @@ export class Protocol {
     return data;
   }
 
-  private onFrameEnd(): void {
+  /** @internal */
+  onFrameEnd(): void {
     const opcode = this.frameOpcode;
     if (isControlOpcode(opcode)) return this.onControlFrame(opcode, this.control ?? EMPTY);
     const type = this.messageType!;
@@ -353,6 +350,11 @@ export class Protocol {
       // Echo the code (RFC 6455 5.5.1); an empty close answers an empty close.
       this.writeClose(new CloseFrame(frame.code, ""));
     }
+  }
+
+  /** @internal */
+  onFrameError(error: ProtocolError): void {
+    this.fail(error);
   }
 
   /** Fail the connection (RFC 6455 7.1.7): queue a close frame with the error's code, stop reading. */

@@ -149,8 +149,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * response on a client, the client's request on a server.
    */
   readonly handshakeHeaders: Readonly<Record<string, string>>;
-  /** Resolves once the connection is fully closed; never rejects. */
-  readonly closed: Promise<CloseInfo>;
+  /** @internal The server's set of open connections, left when this one closes. */
+  registry: Set<WebSocket> | null = null;
 
   private readonly core: Protocol;
   private readonly socket: Socket;
@@ -168,7 +168,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private closeTimer: NodeJS.Timeout | null = null;
   private info: CloseInfo | null = null;
   private failure: Error | undefined;
-  private resolveClosed!: (info: CloseInfo) => void;
+  private closedPromise: Promise<CloseInfo> | null = null;
+  private resolveClosed: ((info: CloseInfo) => void) | null = null;
   /** Frames that came with the handshake, not yet handed to the core. */
   private head: Uint8Array | null = null;
 
@@ -193,19 +194,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
-    socket.on("close", () => this.onSocketClose());
-    socket.on("error", (error) => this.onSocketError(error));
-    socket.on("drain", () => this.emit("drain"));
-    // Items that arrived before the first listener was added are handed to it, not stranded in the queue.
-    this.on("newListener", (event) => {
-      if ((event === "message" || event === "frame") && this.queueHead < this.queue.length) {
-        queueMicrotask(() => this.drainToListeners());
-      }
-    });
+    // Shared listener functions find their connection through the socket: no closures per connection.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on("data", WebSocket.onSocketData);
+    socket.on("end", WebSocket.onSocketEnd);
+    socket.on("close", WebSocket.onSocketClosed);
+    socket.on("error", WebSocket.onSocketErrorEvent);
+    socket.on("drain", WebSocket.onSocketDrain);
+    this.on("newListener", WebSocket.onNewListener);
     if (handshake.head !== undefined && handshake.head.length > 0) {
       // Frames that arrived with the handshake are handled like any later read: after the
       // code that received this connection has run and attached its listeners.
@@ -217,7 +214,42 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
   }
 
+  private static onSocketData(this: Socket, chunk: Buffer): void {
+    (this as OwnedSocket)[OWNER].onData(chunk);
+  }
+  private static onSocketEnd(this: Socket): void {
+    (this as OwnedSocket)[OWNER].onEnd();
+  }
+  private static onSocketClosed(this: Socket): void {
+    (this as OwnedSocket)[OWNER].onSocketClose();
+  }
+  private static onSocketErrorEvent(this: Socket, error: Error): void {
+    (this as OwnedSocket)[OWNER].onSocketError(error);
+  }
+  private static onSocketDrain(this: Socket): void {
+    (this as OwnedSocket)[OWNER].emit("drain");
+  }
+  /** Items that arrived before the first listener was added are handed to it, not stranded in the queue. */
+  private static onNewListener(this: WebSocket, event: string | symbol): void {
+    if ((event === "message" || event === "frame") && this.queueHead < this.queue.length) {
+      queueMicrotask(() => this.drainToListeners());
+    }
+  }
+
   // ---- state ----
+
+  /** Resolves once the connection is fully closed; never rejects. Created on first use. */
+  get closed(): Promise<CloseInfo> {
+    if (this.closedPromise === null) {
+      this.closedPromise =
+        this.info !== null
+          ? Promise.resolve(this.info)
+          : new Promise<CloseInfo>((resolve) => {
+              this.resolveClosed = resolve;
+            });
+    }
+    return this.closedPromise;
+  }
 
   /** `open`, `closing` (close frame sent or received) or `closed`. */
   get readyState(): "open" | "closing" | "closed" {
@@ -850,7 +882,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     for (const ping of this.pings.splice(0)) ping.reject(error);
     this.batch?.reject(error);
     this.batch = null;
-    this.resolveClosed(info);
+    this.resolveClosed?.(info);
+    this.registry?.delete(this);
     this.emit("close", info);
   }
 
@@ -874,6 +907,9 @@ function toFrame(item: Item): Frame {
   const text = item.type === "text";
   return new Frame(item.type, text ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, text ? item.text : undefined);
 }
+
+const OWNER = Symbol("wsx.connection");
+type OwnedSocket = Socket & { [OWNER]: WebSocket };
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<string | Uint8Array> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value && !(value instanceof Message);

@@ -23,6 +23,7 @@ import {
   type UpgradeRequest,
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
+import { nativeSha1 } from "./sha1.js";
 
 /** The upgrade request as the application's hooks and handler see it. */
 export interface ServerRequest extends UpgradeRequest {
@@ -82,6 +83,49 @@ export interface WebSocketServerEvents {
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
+/** A handshake in progress: its deadline, whether it is decided, how to stop reading its request. */
+interface Handshake {
+  timer: NodeJS.Timeout | undefined;
+  over: boolean;
+  stopReading: () => void;
+}
+
+function noop(): void {}
+
+/** Shared 'error' listener for sockets: no closure per connection. */
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
+/** The request handed to hooks and handlers; the peer address is read only when asked for. */
+class Request implements ServerRequest {
+  declare method: string;
+  declare target: string;
+  declare path: string;
+  declare query: string;
+  declare headers: Record<string, string>;
+  declare rawHeaders: Array<[string, string]>;
+  declare key: string;
+  declare protocols: string[];
+  declare extensions: UpgradeRequest["extensions"];
+  declare origin: string | null;
+  declare host: string;
+  readonly locals: Record<string, unknown> = {};
+  constructor(
+    upgrade: UpgradeRequest,
+    private readonly socket: Socket,
+    readonly secure: boolean,
+  ) {
+    Object.assign(this, upgrade);
+  }
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+}
+
 /**
  * A WebSocket server.
  *
@@ -103,7 +147,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private listener: NetServer | null = null;
   private closing = false;
   /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
-  private readonly handshakes = new Map<Socket, () => void>();
+  private readonly handshakes = new Map<Socket, Handshake>();
 
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
@@ -146,7 +190,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const raw = socket as Socket;
     raw.setTimeout?.(0);
-    raw.on("error", () => raw.destroy());
+    raw.on("error", destroySocket);
     const secure = (raw as TLSSocket).encrypted === true;
     if (request.rawHeaders.length / 2 > this.limits.maxHeaderCount) {
       return this.refuse(raw, new HandshakeError("TOO_MANY_HEADERS", "too many header fields", 431));
@@ -165,111 +209,128 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       headers,
       rawHeaders,
     };
-    void this.accept(httpHead, raw, head, secure);
+    this.accept(httpHead, raw, head, secure);
   };
 
   /** A connection on the standalone listener: read the request head with the core parser. */
   private onRawSocket(socket: Socket, secure: boolean): void {
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySocket);
     if (this.closing) {
       socket.destroy();
       return;
     }
+    const handshake = this.beginHandshake(socket);
     const parser = new HttpHeadParser("request", this.limits);
-    // Stop reading the request: once refused (408, 503) the rest of it must not start a handshake.
-    const stop = (): void => {
-      socket.removeListener("data", onData);
-      clearTimeout(timer);
-      this.handshakes.delete(socket);
-    };
-    const timer = this.startHandshakeTimer(socket, stop);
+    // The only closure holding the parser; it is removed once the head is read, so nothing keeps it.
     const onData = (chunk: Buffer): void => {
       let result;
       try {
         result = parser.push(chunk);
       } catch (error) {
-        stop();
-        return this.refuse(socket, error as HandshakeError);
+        return this.failHandshake(socket, handshake, error);
       }
       if (result === null) return;
-      stop();
+      handshake.stopReading();
       socket.pause();
-      void this.accept(result.head, socket, result.rest, secure);
+      this.accept(result.head, socket, result.rest, secure, handshake);
     };
-    this.handshakes.set(socket, stop);
+    handshake.stopReading = () => socket.removeListener("data", onData);
     socket.on("data", onData);
   }
 
-  private startHandshakeTimer(socket: Socket, onTimeout?: () => void): NodeJS.Timeout {
+  /** Start the handshake deadline of a socket (one per handshake, whatever the mode). */
+  private beginHandshake(socket: Socket): Handshake {
     const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    return setTimeout(() => {
-      onTimeout?.();
-      this.refuse(socket, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
+    const handshake: Handshake = { timer: undefined, over: false, stopReading: noop };
+    handshake.timer = setTimeout(() => {
+      this.failHandshake(socket, handshake, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
     }, ms);
+    this.handshakes.set(socket, handshake);
+    return handshake;
   }
 
-  /** The accept pipeline shared by both modes. */
-  private async accept(head: HttpHead, socket: Socket, rest: Uint8Array, secure: boolean): Promise<void> {
+  /** The handshake is decided: stop its deadline and its reading. Returns false if it was already over. */
+  private endHandshake(socket: Socket, handshake: Handshake): boolean {
+    if (handshake.over) return false;
+    handshake.over = true;
+    clearTimeout(handshake.timer);
+    handshake.stopReading();
+    this.handshakes.delete(socket);
+    return true;
+  }
+
+  /** Refuse a handshake with the error's status (500 for anything that is not a HandshakeError). */
+  private failHandshake(socket: Socket, handshake: Handshake, error: unknown, body?: string): void {
+    if (!this.endHandshake(socket, handshake)) return;
+    if (error instanceof HandshakeError) return this.refuse(socket, error, body);
+    this.reportError(error as Error);
+    this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
+  }
+
+  /**
+   * The accept pipeline shared by both modes. Synchronous unless
+   * `authenticate` returns a promise, so the common case costs no promise.
+   */
+  private accept(head: HttpHead, socket: Socket, rest: Uint8Array, secure: boolean, handshake?: Handshake): void {
+    const pending = handshake ?? this.beginHandshake(socket);
     let request: ServerRequest;
-    let protocol: string | null;
-    let body: string | undefined;
-    // Once refused with 408 (timeout) or 503 (close()), the handshake is over whatever authenticate decides later.
-    let over = false;
-    const finish = (): void => {
-      clearTimeout(timer);
-      this.handshakes.delete(socket);
-    };
-    const abandon = (): void => {
-      over = true;
-      finish();
-    };
-    const timer = this.startHandshakeTimer(socket, abandon);
-    this.handshakes.set(socket, abandon);
+    let verdict: AuthResult | Promise<AuthResult> = true;
     try {
       if (this.closing) throw new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
       const upgrade = parseUpgradeRequest(head);
       if (!this.pathAllowed(upgrade.path)) throw new HandshakeError("NOT_FOUND", `no WebSocket endpoint at ${upgrade.path}`, 404);
-      request = { ...upgrade, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, secure, locals: {} };
-      if (this.options.authenticate !== undefined) {
-        const verdict = await this.options.authenticate(request);
-        if (over) return;
-        if (verdict === false) throw new HandshakeError("UNAUTHORIZED", "authentication failed", 401);
-        if (typeof verdict === "object" && verdict !== null) {
-          body = verdict.body;
-          throw new HandshakeError("REJECTED", "request rejected by authenticate", verdict.status, headerRecord(verdict.headers));
-        }
-      }
-      protocol = this.chooseProtocol(request);
+      request = new Request(upgrade, socket, secure);
+      if (this.options.authenticate !== undefined) verdict = this.options.authenticate(request);
     } catch (error) {
-      if (over) return;
-      finish();
-      if (error instanceof HandshakeError) return this.refuse(socket, error, body);
-      this.reportError(error as Error);
-      return this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
+      return this.failHandshake(socket, pending, error);
     }
-    finish();
-    if (socket.destroyed) return;
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (result) => this.afterAuthentication(socket, pending, request, result, rest),
+        (error: unknown) => this.failHandshake(socket, pending, error),
+      );
+    } else {
+      this.afterAuthentication(socket, pending, request, verdict, rest);
+    }
+  }
+
+  private afterAuthentication(socket: Socket, handshake: Handshake, request: ServerRequest, verdict: AuthResult, rest: Uint8Array): void {
+    if (handshake.over) return; // timed out or refused by close() while authenticate ran
+    if (verdict === false) {
+      return this.failHandshake(socket, handshake, new HandshakeError("UNAUTHORIZED", "authentication failed", 401));
+    }
+    if (typeof verdict === "object" && verdict !== null) {
+      const rejection = new HandshakeError("REJECTED", "request rejected by authenticate", verdict.status, headerRecord(verdict.headers));
+      return this.failHandshake(socket, handshake, rejection, verdict.body);
+    }
+    let protocol: string | null;
     let response: Uint8Array;
     try {
+      protocol = this.chooseProtocol(request);
       const extra = typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
-      response = buildAcceptResponse({ key: request.key, protocol, headers: extra });
+      response = buildAcceptResponse({ key: request.key, protocol, headers: extra, sha1: nativeSha1 });
     } catch (error) {
-      this.reportError(error as Error);
-      return this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
+      return this.failHandshake(socket, handshake, error);
     }
+    this.endHandshake(socket, handshake);
+    if (socket.destroyed) return;
     socket.write(response);
     const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest, headers: request.headers }, this.options);
     socket.resume();
+    this.adopt(ws, request);
+  }
+
+  /** Track an accepted connection and run the application's handler on it. */
+  private adopt(ws: WebSocket, request: ServerRequest): void {
     this.clients.add(ws);
-    void ws.closed.then(() => this.clients.delete(ws));
+    ws.registry = this.clients;
     this.emit("connection", ws, request);
-    if (this.handler !== undefined) {
-      try {
-        const running = this.handler(ws, request);
-        if (running instanceof Promise) running.catch((error: unknown) => this.onHandlerError(ws, error));
-      } catch (error) {
-        this.onHandlerError(ws, error);
-      }
+    if (this.handler === undefined) return;
+    try {
+      const running = this.handler(ws, request);
+      if (running instanceof Promise) running.catch((error: unknown) => this.onHandlerError(ws, error));
+    } catch (error) {
+      this.onHandlerError(ws, error);
     }
   }
 
@@ -323,9 +384,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   async close(): Promise<void> {
     this.closing = true;
     // Refuse handshakes in progress now rather than wait for them (up to handshakeTimeout).
-    for (const [socket, abandon] of [...this.handshakes]) {
-      abandon();
-      this.refuse(socket, new HandshakeError("SERVER_CLOSING", "server is shutting down", 503));
+    for (const [socket, handshake] of [...this.handshakes]) {
+      this.failHandshake(socket, handshake, new HandshakeError("SERVER_CLOSING", "server is shutting down", 503));
     }
     const listening = this.listener;
     const stopped = listening
