@@ -127,12 +127,13 @@ export class FrameParser {
   private readonly requireMask: boolean;
   private readonly maxFrameSize: number;
   private state = State.Header;
-  /** A header collected across chunks (bytes 0-13) and the current masking key (14-17), in one allocation. */
-  private readonly header = new Uint8Array(MAX_HEADER_SIZE + 4);
+  /** A header collected across chunks; allocated the first time one is split. */
+  private header: Uint8Array | null = null;
   private headerLength = 0;
   private remaining = 0;
   private masked = false;
-  private readonly maskKey = this.header.subarray(MAX_HEADER_SIZE);
+  /** The current frame's masking key; allocated with the first masked frame (idle connections never need it). */
+  private maskKey: Uint8Array | null = null;
   private maskPhase = 0;
   private stopped = false;
 
@@ -165,7 +166,7 @@ export class FrameParser {
         // A plain view: cheaper than subarray() on subclasses such as Node's Buffer.
         const view = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, take);
         if (this.masked) {
-          unmaskInPlace(view, this.maskKey, this.maskPhase);
+          unmaskInPlace(view, this.maskKey!, this.maskPhase);
           this.maskPhase = (this.maskPhase + take) & 3;
         }
         pos += take;
@@ -184,10 +185,11 @@ export class FrameParser {
         }
       }
       // Slow path: collect the header across chunks.
-      this.header[this.headerLength++] = chunk[pos++]!;
-      if (this.headerLength >= 2 && this.headerLength === neededHeaderBytes(this.header[1]!)) {
+      const header = (this.header ??= new Uint8Array(MAX_HEADER_SIZE));
+      header[this.headerLength++] = chunk[pos++]!;
+      if (this.headerLength >= 2 && this.headerLength === neededHeaderBytes(header[1]!)) {
         this.headerLength = 0;
-        this.readHeader(this.header, 0);
+        this.readHeader(header, 0);
       }
     }
   }
@@ -226,10 +228,11 @@ export class FrameParser {
       return this.fail("FRAME_TOO_BIG", `${length} > ${this.maxFrameSize} bytes`);
     }
     if (masked) {
-      this.maskKey[0] = buf[next]!;
-      this.maskKey[1] = buf[next + 1]!;
-      this.maskKey[2] = buf[next + 2]!;
-      this.maskKey[3] = buf[next + 3]!;
+      const key = (this.maskKey ??= new Uint8Array(4));
+      key[0] = buf[next]!;
+      key[1] = buf[next + 1]!;
+      key[2] = buf[next + 2]!;
+      key[3] = buf[next + 3]!;
     }
     this.masked = masked;
     this.maskPhase = 0;

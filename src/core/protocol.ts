@@ -91,7 +91,9 @@ export class Protocol implements FrameSink {
   private messageDelivery: Delivery = "messages";
   private messageSize = 0;
   private fragments = 0;
-  private readonly utf8: Utf8Validator;
+  /** Created with the first text message. */
+  private utf8: Utf8Validator | null = null;
+  private readonly utf8Check: Utf8Check | undefined;
   private textDecoder: InstanceType<typeof TextDecoder> | null = null;
   private data: Uint8Array | null = null;
   private dataLength = 0;
@@ -113,7 +115,7 @@ export class Protocol implements FrameSink {
     this.autoPong = options.autoPong ?? true;
     this.autoClose = options.autoClose ?? true;
     this.deliver = options.deliver ?? "messages";
-    this.utf8 = new Utf8Validator(options.utf8Check);
+    this.utf8Check = options.utf8Check;
     const slab = options.slab ?? defaultSlab();
     this.allocate = slab.allocate;
     const masked = this.role === "client";
@@ -223,6 +225,7 @@ export class Protocol implements FrameSink {
     } else {
       if (this.messageType !== null) return this.fail(new ProtocolError("EXPECTED_CONTINUATION"));
       this.messageType = opcode === Opcode.TEXT ? "text" : "binary";
+      if (opcode === Opcode.TEXT) this.utf8 ??= new Utf8Validator(this.utf8Check);
       this.messageDelivery = this.deliver;
       this.messageSize = 0;
       this.fragments = 1;
@@ -248,7 +251,7 @@ export class Protocol implements FrameSink {
       this.controlLength += view.length;
       return;
     }
-    if (this.messageType === "text" && !this.utf8.push(view)) {
+    if (this.messageType === "text" && !this.utf8!.push(view)) {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
     if (this.messageDelivery === "chunks") {
@@ -303,7 +306,7 @@ export class Protocol implements FrameSink {
     const opcode = this.frameOpcode;
     if (isControlOpcode(opcode)) return this.onControlFrame(opcode, this.control ?? EMPTY);
     const type = this.messageType!;
-    if (this.frameFin && type === "text" && !this.utf8.finish()) {
+    if (this.frameFin && type === "text" && !this.utf8!.finish()) {
       return this.fail(new ProtocolError("INVALID_UTF8", "message ends inside a character"));
     }
     if (this.messageDelivery === "chunks") {

@@ -145,8 +145,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** URL the client connected to (after redirects); undefined on the server. */
   readonly url: string | undefined;
   /**
-   * The peer's handshake headers, lower-case names: the server's 101
-   * response on a client, the client's request on a server.
+   * On a client, the headers of the server's 101 response (lower-case
+   * names). Empty on a server, which does not keep request headers for the
+   * connection's lifetime: the handler receives the whole request.
    */
   readonly handshakeHeaders: Readonly<Record<string, string>>;
   /** @internal The server's set of open connections, left when this one closes. */

@@ -230,8 +230,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         return this.failHandshake(socket, handshake, error);
       }
       if (result === null) return;
+      // No pause here: unless authenticate is async, the connection takes the socket over before any new read.
       handshake.stopReading();
-      socket.pause();
       this.accept(result.head, socket, result.rest, secure, handshake);
     };
     handshake.stopReading = () => socket.removeListener("data", onData);
@@ -285,6 +285,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return this.failHandshake(socket, pending, error);
     }
     if (verdict instanceof Promise) {
+      socket.pause(); // hold reads (early frames) until the verdict
       verdict.then(
         (result) => this.afterAuthentication(socket, pending, request, result, rest),
         (error: unknown) => this.failHandshake(socket, pending, error),
@@ -315,8 +316,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.endHandshake(socket, handshake);
     if (socket.destroyed) return;
     socket.write(response);
-    const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest, headers: request.headers }, this.options);
-    socket.resume();
+    const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest }, this.options);
+    if (socket.isPaused()) socket.resume();
     this.adopt(ws, request);
   }
 
