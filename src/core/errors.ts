@@ -43,6 +43,7 @@ export const VIOLATIONS = {
   INVALID_CLOSE_CODE: { closeCode: 1002, message: "close frame carries a code that must not be sent" },
   INVALID_UTF8: { closeCode: 1007, message: "text message is not valid UTF-8" },
   INVALID_CLOSE_REASON: { closeCode: 1007, message: "close reason is not valid UTF-8" },
+  INVALID_COMPRESSED_DATA: { closeCode: 1007, message: "message could not be decompressed" },
   FRAME_TOO_BIG: { closeCode: 1009, message: "frame larger than maxFrameSize" },
   MESSAGE_TOO_BIG: { closeCode: 1009, message: "message larger than maxMessageSize" },
   TOO_MANY_FRAGMENTS: { closeCode: 1009, message: "message split into more fragments than maxFragments" },

@@ -15,3 +15,4 @@ export * from "./base64.js";
 export * from "./sha1.js";
 export * from "./http.js";
 export * from "./handshake.js";
+export * from "./extension.js";

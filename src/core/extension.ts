@@ -1,0 +1,55 @@
+/**
+ * Extensions (RFC 6455 section 9): negotiated in the opening handshake, then
+ * allowed to use RSV bits and to transform whole messages. The core knows no
+ * particular extension; permessage-deflate (src/deflate) plugs in here.
+ */
+import type { ExtensionOffer, ParsedExtension } from "./http.js";
+
+/**
+ * One negotiated extension on one connection. Transforms are synchronous and
+ * called in message order, so a stateful codec (context takeover) sees
+ * messages in the order they travel.
+ */
+export interface Extension {
+  /** The registered name, e.g. "permessage-deflate". */
+  readonly name: string;
+  /** RSV bits this extension may set ({@link Rsv} values: RSV1 is 4). */
+  readonly rsv: number;
+  /**
+   * Undo the transform on a received message whose first frame carried this
+   * extension's RSV bits. Must stop as soon as the output would exceed
+   * `maxSize` bytes and throw a `ProtocolError` (`MESSAGE_TOO_BIG`); invalid
+   * input throws `ProtocolError` (`INVALID_COMPRESSED_DATA`).
+   */
+  decode(payload: Uint8Array, maxSize: number): Uint8Array;
+  /**
+   * Transform an outgoing message, or return null to send it as it is (too
+   * small to be worth it, or switched off for this message).
+   */
+  encode(payload: Uint8Array, options: { compress?: boolean }): Uint8Array | null;
+  /** Release what the extension holds (zlib contexts...) when the connection ends. */
+  dispose(): void;
+}
+
+/**
+ * The negotiation side of an extension, one per endpoint configuration. A
+ * client sends {@link offers} and builds its extension from the server's
+ * answer; a server picks among the client's offers.
+ */
+export interface ExtensionFactory {
+  readonly name: string;
+  /** Client: the offers to send, most preferred first. */
+  offers(): ExtensionOffer[];
+  /**
+   * Client: the server accepted with these parameters. Throws a
+   * `HandshakeError` when the answer is not one the client could have
+   * asked for (unknown, duplicate or out-of-range parameters).
+   */
+  accept(response: ParsedExtension): Extension;
+  /**
+   * Server: pick the first acceptable offer and return the parameters to
+   * answer with and the extension for the connection, or null to decline.
+   * Never throws on a client's values: unusable offers are skipped.
+   */
+  negotiate(offers: ParsedExtension[]): { response: ExtensionOffer; extension: Extension } | null;
+}
