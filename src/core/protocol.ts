@@ -6,11 +6,12 @@
  */
 import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
+import type { Extension } from "./extension.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
 import { MaskKeyPool, sharedMaskKeys, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
-import { Utf8Validator, type Utf8Check } from "./utf8.js";
+import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
 
 /** Which end of the connection this protocol plays. */
@@ -41,6 +42,16 @@ export interface ProtocolOptions extends Partial<Limits> {
   slab?: Slab;
   /** Source of masking keys for the client role (default `crypto.getRandomValues`). */
   random?: RandomSource;
+  /** Extensions negotiated in the handshake, in the order the response listed them. */
+  extensions?: Extension[];
+}
+
+/** Options for one outgoing message (see {@link Protocol.sendMessage}). */
+export interface MessageOptions {
+  /** Let extensions compress this message (default true); false sends it as it is. */
+  compress?: boolean;
+  /** Split the message into frames of at most this many bytes. */
+  fragmentSize?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -89,6 +100,8 @@ export class Protocol implements FrameSink {
   // The data message being received.
   private messageType: MessageType | null = null;
   private messageDelivery: Delivery = "messages";
+  /** RSV bits of the current message's first frame: an extension encoded it. */
+  private messageRsv = 0;
   private messageSize = 0;
   private fragments = 0;
   /** Created with the first text message. */
@@ -103,6 +116,7 @@ export class Protocol implements FrameSink {
   private controlLength = 0;
   // Sending side of a fragmented message.
   private sendingFragmented = false;
+  private readonly extensions: readonly Extension[];
 
   private sentClose: CloseFrame | null = null;
   private receivedClose: CloseFrame | null = null;
@@ -121,7 +135,13 @@ export class Protocol implements FrameSink {
     const masked = this.role === "client";
     const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
     this.writer = new FrameWriter(masked, slab, keys);
-    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize }, this);
+    this.extensions = options.extensions ?? [];
+    let allowedRsv = 0;
+    for (const extension of this.extensions) {
+      if ((allowedRsv & extension.rsv) !== 0) throw new UsageError("EXTENSION_CONFLICT", `${extension.name} claims RSV bits already in use`);
+      allowedRsv |= extension.rsv;
+    }
+    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv }, this);
   }
 
   // ---- state ----
@@ -201,17 +221,22 @@ export class Protocol implements FrameSink {
     if (this.transportEnded) return;
     this.transportEnded = true;
     this.parser.stop();
+    for (const extension of this.extensions) extension.dispose();
     if (this.receivedClose === null) {
       this.queue.push({ type: "close", code: CloseCode.ABNORMAL, reason: "", received: false });
     }
   }
 
   /** @internal {@link FrameSink} side of the protocol: called by its parser only. */
-  onFrameHeader(fin: boolean, _rsv: number, opcode: number, length: number): void {
+  onFrameHeader(fin: boolean, rsv: number, opcode: number, length: number): void {
     this.frameOpcode = opcode;
     this.frameFin = fin;
     this.frameLength = length;
     this.frameReceived = 0;
+    // Extensions mark a message on its first frame only (RFC 7692 section 6); never on control frames.
+    if (rsv !== 0 && (isControlOpcode(opcode) || opcode === Opcode.CONTINUATION)) {
+      return this.fail(new ProtocolError("RESERVED_BITS", "RSV bits on a control or continuation frame"));
+    }
     if (isControlOpcode(opcode)) {
       this.control = null;
       this.controlLength = 0;
@@ -226,10 +251,12 @@ export class Protocol implements FrameSink {
       if (this.messageType !== null) return this.fail(new ProtocolError("EXPECTED_CONTINUATION"));
       this.messageType = opcode === Opcode.TEXT ? "text" : "binary";
       if (opcode === Opcode.TEXT) this.utf8 ??= new Utf8Validator(this.utf8Check);
-      this.messageDelivery = this.deliver;
+      // An encoded message is collected whole and decoded at its end, whatever the delivery mode.
+      this.messageRsv = rsv;
+      this.messageDelivery = rsv === 0 ? this.deliver : "messages";
       this.messageSize = 0;
       this.fragments = 1;
-      if (this.deliver === "frames" && this.messageType === "text") this.textDecoder = new TextDecoder();
+      if (this.messageDelivery === "frames" && this.messageType === "text") this.textDecoder = new TextDecoder();
     }
     this.messageSize += length;
     if (this.messageSize > this.limits.maxMessageSize) {
@@ -251,7 +278,7 @@ export class Protocol implements FrameSink {
       this.controlLength += view.length;
       return;
     }
-    if (this.messageType === "text" && !this.utf8!.push(view)) {
+    if (this.messageType === "text" && this.messageRsv === 0 && !this.utf8!.push(view)) {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
     if (this.messageDelivery === "chunks") {
@@ -306,10 +333,12 @@ export class Protocol implements FrameSink {
     const opcode = this.frameOpcode;
     if (isControlOpcode(opcode)) return this.onControlFrame(opcode, this.control ?? EMPTY);
     const type = this.messageType!;
-    if (this.frameFin && type === "text" && !this.utf8!.finish()) {
+    if (this.frameFin && type === "text" && this.messageRsv === 0 && !this.utf8!.finish()) {
       return this.fail(new ProtocolError("INVALID_UTF8", "message ends inside a character"));
     }
-    if (this.messageDelivery === "chunks") {
+    if (this.messageRsv !== 0) {
+      if (this.frameFin) this.finishEncodedMessage(type);
+    } else if (this.messageDelivery === "chunks") {
       // Pieces went out as they arrived; an empty frame still gets its one event.
       if (this.frameLength === 0) {
         this.queue.push({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
@@ -327,6 +356,31 @@ export class Protocol implements FrameSink {
     if (this.frameFin) {
       this.messageType = null;
       this.textDecoder = null;
+    }
+  }
+
+  /** Decode a message an extension marked, check it, and deliver it in the current mode. */
+  private finishEncodedMessage(type: MessageType): void {
+    let payload = this.takeData();
+    const rsv = this.messageRsv;
+    this.messageRsv = 0;
+    try {
+      for (let i = this.extensions.length - 1; i >= 0; i--) {
+        const extension = this.extensions[i]!;
+        if ((rsv & extension.rsv) !== 0) payload = extension.decode(payload, this.limits.maxMessageSize);
+      }
+    } catch (error) {
+      return this.fail(error instanceof ProtocolError ? error : new ProtocolError("INVALID_COMPRESSED_DATA", String(error)));
+    }
+    if (type === "text" && !isValidUtf8(payload, this.utf8Check)) return this.fail(new ProtocolError("INVALID_UTF8"));
+    const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+    if (this.deliver === "messages") {
+      this.queue.push(new Message(type, payload));
+    } else if (this.deliver === "frames") {
+      const text = type === "text" ? new TextDecoder().decode(payload) : undefined;
+      this.queue.push({ type: "frame", frame: new Frame(type, opcode, true, payload, text) });
+    } else {
+      this.queue.push({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
     }
   }
 
@@ -375,14 +429,44 @@ export class Protocol implements FrameSink {
 
   /** Queue a complete text message. */
   sendText(text: string): void {
+    if (this.extensions.length > 0) return this.sendMessage(Opcode.TEXT, text);
     this.checkCanSendData();
     this.writer.text(true, 0, Opcode.TEXT, text);
   }
 
   /** Queue a complete binary message. The bytes must not change until they are written. */
   sendBinary(data: Uint8Array): void {
+    if (this.extensions.length > 0) return this.sendMessage(Opcode.BINARY, data);
     this.checkCanSendData();
     this.writer.frame(true, 0, Opcode.BINARY, data);
+  }
+
+  /**
+   * Queue a whole message (TEXT or BINARY), letting negotiated extensions
+   * transform it (`compress: false` opts out) and splitting it into frames of
+   * `fragmentSize` bytes if given; only the first frame carries the RSV bits.
+   */
+  sendMessage(opcode: number, payload: Uint8Array | string, options: MessageOptions = {}): void {
+    if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
+      throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
+    }
+    this.checkCanSendData();
+    let bytes = toBytes(payload);
+    let rsv = 0;
+    for (const extension of this.extensions) {
+      const encoded = extension.encode(bytes, options);
+      if (encoded !== null) {
+        bytes = encoded;
+        rsv |= extension.rsv;
+      }
+    }
+    const size = options.fragmentSize;
+    if (size === undefined || bytes.length <= size) return this.writer.frame(true, rsv, opcode, bytes);
+    if (!Number.isInteger(size) || size < 1) throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      const end = Math.min(offset + size, bytes.length);
+      this.writer.frame(end === bytes.length, offset === 0 ? rsv : 0, offset === 0 ? opcode : Opcode.CONTINUATION, bytes.subarray(offset, end));
+    }
   }
 
   /**

@@ -32,6 +32,8 @@ export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView | Mes
 export interface SendOptions {
   /** Send bytes as a text message (they are checked to be UTF-8) or a string as binary. */
   type?: "text" | "binary";
+  /** With compression negotiated: false sends this message uncompressed (default: compress above the threshold). */
+  compress?: boolean;
 }
 
 /** How a connection ended. */
@@ -572,17 +574,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         }
         type = options.type;
       }
-      // A string encodes to at most 3 bytes per UTF-16 unit: only measure it when that could exceed the limit.
-      if ((typeof payload === "string" ? payload.length * 3 : payload.length) > this.maxFrameSize) {
-        const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
-        if (bytes.length > this.maxFrameSize) return this.sendFragmentedNow(bytes, type, this.maxFrameSize);
-        payload = bytes;
-      }
-      if (type === "text") {
-        if (typeof payload === "string") this.core.sendText(payload);
-        else this.core.sendFrame(Opcode.TEXT, payload, true);
+      const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+      // A string encodes to at most 3 bytes per UTF-16 unit: only a longer one may need fragmenting.
+      const big = (typeof payload === "string" ? payload.length * 3 : payload.length) > this.maxFrameSize;
+      const bytesAsText = type === "text" && typeof payload !== "string";
+      if (big || bytesAsText || options?.compress !== undefined) {
+        // The general path: extensions, per-message options, frames no larger than maxFrameSize.
+        this.core.sendMessage(opcode, payload, { compress: options?.compress, fragmentSize: big ? this.maxFrameSize : undefined });
+      } else if (typeof payload === "string") {
+        this.core.sendText(payload);
       } else {
-        this.core.sendBinary(payload as Uint8Array);
+        this.core.sendBinary(payload);
       }
       return this.scheduleFlush();
     } catch (error) {
@@ -596,7 +598,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   sendFragmented(
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
-    options: { fragmentSize: number; type?: "text" | "binary" },
+    options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
     const run = (): Promise<void> => {
       try {
@@ -608,27 +610,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         if (type === "text" && !knownText && !isUtf8(bytes)) {
           throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
         }
-        return this.sendFragmentedNow(bytes, type, options.fragmentSize);
+        if (!Number.isInteger(options.fragmentSize) || options.fragmentSize < 1) {
+          throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
+        }
+        const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+        this.core.sendMessage(opcode, bytes, { fragmentSize: options.fragmentSize, compress: options.compress });
+        return this.scheduleFlush();
       } catch (error) {
         return rejected(error as Error);
       }
     };
     return this.exclusive !== null ? this.exclusively(run) : run();
-  }
-
-  private sendFragmentedNow(bytes: Uint8Array, type: "text" | "binary", fragmentSize: number): Promise<void> {
-    if (!Number.isInteger(fragmentSize) || fragmentSize < 1) {
-      throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
-    }
-    let opcode: number = type === "text" ? Opcode.TEXT : Opcode.BINARY;
-    let offset = 0;
-    do {
-      const end = Math.min(offset + fragmentSize, bytes.length);
-      this.core.sendFrame(opcode, bytes.subarray(offset, end), end === bytes.length);
-      opcode = Opcode.CONTINUATION;
-      offset = end;
-    } while (offset < bytes.length);
-    return this.scheduleFlush();
   }
 
   /**
@@ -950,7 +942,7 @@ export class WebSocketWriter {
   }
   sendFragmented(
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
-    options: { fragmentSize: number; type?: "text" | "binary" },
+    options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
     return this.ws.sendFragmented(data, options);
   }
