@@ -15,11 +15,11 @@ import {
   parseProtocolList,
   resolveLimits,
   verifyServerResponse,
-  type ExtensionOffer,
   type HeaderInput,
   type HttpHead,
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
+import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -51,8 +51,8 @@ export interface ConnectOptions extends ConnectionOptions {
   family?: 4 | 6;
   /** Local address to connect from. */
   localAddress?: string;
-  /** Extensions to offer (used by compression; raw offers for experiments). */
-  extensions?: ExtensionOffer[];
+  /** Offer permessage-deflate: true for the defaults, or its options (default: off). */
+  compression?: CompressionOption;
 }
 
 const DEFAULT_TIMEOUT = 30_000;
@@ -195,13 +195,15 @@ function offeredProtocols(protocols: ConnectOptions["protocols"]): string[] {
 /** One connection attempt: TCP/TLS, request, response. */
 function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): Promise<WebSocket> {
   const protocols = offeredProtocols(options.protocols);
+  const factories = extensionFactories(options.compression);
+  const offers = factories.flatMap((factory) => factory.offers());
   const { request, key } = buildClientRequest({
     host: target.host,
     port: target.port,
     secure: target.secure,
     path: target.path,
     protocols,
-    extensions: options.extensions,
+    extensions: offers,
     headers: requestHeaders(target, options, sameOrigin),
   });
   const limits = resolveLimits(options);
@@ -262,7 +264,8 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
         result = parser.push(chunk);
         if (result === null) return;
         // A redirect fails here too; its error carries the Location that connect() follows.
-        const accepted = verifyServerResponse(result.head, key, { protocols, extensions: options.extensions });
+        const accepted = verifyServerResponse(result.head, key, { protocols, extensions: offers });
+        const extensions = acceptExtensions(factories, accepted.extensions, Number(result.head.startLine[1]));
         cleanup();
         const ws = new WebSocket(
           socket,
@@ -270,6 +273,7 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
           {
             protocol: accepted.protocol,
             extensions: result.head.headers["sec-websocket-extensions"] ?? "",
+            negotiated: extensions,
             head: result.rest,
             headers: result.head.headers,
             url: target.url.href,

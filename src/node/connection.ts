@@ -18,6 +18,7 @@ import {
   UsageError,
   encodeClosePayload,
   type Delivery,
+  type Extension,
   type Limits,
   type ProtocolError,
   type ProtocolEvent,
@@ -69,6 +70,8 @@ export interface HandshakeInfo {
   head?: Uint8Array;
   /** The peer's handshake headers (lower-case names). */
   headers?: Record<string, string>;
+  /** Extensions agreed in the handshake, in response order. */
+  negotiated?: Extension[];
   url?: string;
 }
 
@@ -194,6 +197,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       autoPong: options.autoPong,
       autoClose: options.autoClose,
       deliver: options.deliver,
+      extensions: handshake.negotiated,
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });

@@ -14,6 +14,7 @@ import {
   HttpHeadParser,
   buildAcceptResponse,
   buildRejectResponse,
+  formatExtensions,
   parseUpgradeRequest,
   resolveLimits,
   selectSubprotocol,
@@ -23,6 +24,7 @@ import {
   type UpgradeRequest,
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
+import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import { nativeSha1 } from "./sha1.js";
 
 /** The upgrade request as the application's hooks and handler see it. */
@@ -67,6 +69,8 @@ export interface ServerOptions extends ConnectionOptions {
   headers?: HeaderInput | ((request: ServerRequest) => HeaderInput | undefined);
   /** Time a client has to complete the handshake (request, authentication), in ms (default 10000). */
   handshakeTimeout?: number;
+  /** Accept permessage-deflate when clients offer it: true for the defaults, or its options (default: off). */
+  compression?: CompressionOption;
 }
 
 /** Called for each accepted connection. A rejection closes the connection with 1011. */
@@ -144,6 +148,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly options: ServerOptions;
   private readonly limits: Limits;
   private readonly handler: ConnectionHandler | undefined;
+  private readonly extensionFactories: ReturnType<typeof extensionFactories>;
   private listener: NetServer | null = null;
   private closing = false;
   /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
@@ -154,6 +159,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.options = options;
     this.limits = resolveLimits(options);
     this.handler = handler;
+    this.extensionFactories = extensionFactories(options.compression);
   }
 
   /** Start listening on `options.port` (standalone mode). */
@@ -306,17 +312,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     let protocol: string | null;
     let response: Uint8Array;
+    let agreed: ReturnType<typeof negotiateExtensions>;
     try {
       protocol = this.chooseProtocol(request);
+      agreed = negotiateExtensions(this.extensionFactories, request.extensions);
       const extra = typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
-      response = buildAcceptResponse({ key: request.key, protocol, headers: extra, sha1: nativeSha1 });
+      response = buildAcceptResponse({ key: request.key, protocol, extensions: agreed.responses, headers: extra, sha1: nativeSha1 });
     } catch (error) {
       return this.failHandshake(socket, handshake, error);
     }
     this.endHandshake(socket, handshake);
     if (socket.destroyed) return;
     socket.write(response);
-    const ws = new WebSocket(socket, "server", { protocol, extensions: "", head: rest }, this.options);
+    const ws = new WebSocket(socket, "server", { protocol, extensions: formatExtensions(agreed.responses), negotiated: agreed.extensions, head: rest }, this.options);
     if (socket.isPaused()) socket.resume();
     this.adopt(ws, request);
   }
