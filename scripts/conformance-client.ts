@@ -66,8 +66,8 @@ const connectOptions: ConnectOptions = {
   maxFrameSize: Math.max(DEFAULT_LIMITS.maxFrameSize, 64 * MiB),
   maxMessageSize: Math.max(DEFAULT_LIMITS.maxMessageSize, 64 * MiB),
   maxFragments: Math.max(DEFAULT_LIMITS.maxFragments, 256 * 1024),
-  // Extensions: none besides the base protocol yet. Offer permessage-deflate
-  // here once wsx supports it, so the suite's compression cases run.
+  // Offer permessage-deflate so the suite's compression cases run (every message compressed).
+  compression: { threshold: 0 },
 };
 
 /** URL of one harness endpoint, below whatever path the base URL has. */

@@ -51,10 +51,11 @@ const options: ServerOptions = {
   maxFrameSize: Math.max(DEFAULT_LIMITS.maxFrameSize, 64 * MiB),
   maxMessageSize: Math.max(DEFAULT_LIMITS.maxMessageSize, 64 * MiB),
   maxFragments: Math.max(DEFAULT_LIMITS.maxFragments, 256 * 1024),
-  // Extensions: wsx speaks only the base protocol so far. When permessage-deflate
-  // lands, enable it here with every option it supports (server/client
-  // no_context_takeover, max_window_bits) so the suite's compression cases run.
-  // compression: { ... },
+  // Every extension wsx supports: permessage-deflate, accepting whatever the
+  // client asks for (no_context_takeover either way, any max_window_bits), so
+  // the suite's compression cases run. The threshold is 0 so every message is
+  // compressed, as those cases expect.
+  compression: { threshold: 0 },
 };
 
 const server = await serve(options, async (ws) => {

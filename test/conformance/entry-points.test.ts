@@ -237,6 +237,19 @@ describe("conformance-server script", () => {
     assert.deepEqual({ code: info.code, wasClean: info.wasClean }, { code: 1000, wasClean: true });
   });
 
+  test("negotiates permessage-deflate and echoes compressed messages, text staying text", async () => {
+    const ws = await connect(url, { timeout: 5000, compression: true });
+    open.push(ws);
+    assert.match(ws.extensions, /^permessage-deflate/);
+    const text = JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ id: i, name: `item ${i}` })) });
+    await ws.send(text);
+    expectText(await ws.receive({ timeout: 5000 }), text);
+    await ws.send("");
+    expectText(await ws.receive({ timeout: 5000 }), "");
+    const info = await within(ws.close(1000, "done"), 5000, "close");
+    assert.equal(info.wasClean, true);
+  });
+
   test("wsx client: fragmented messages come back whole, as one frame of the same type", async () => {
     const ws = await wsx();
     const text = "fragments ✓ of ünicode, split inside characters";
