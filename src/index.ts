@@ -25,3 +25,4 @@ export {
   type MessageType,
   type ViolationCode,
 } from "./core/index.js";
+export { permessageDeflate, liveZlibContexts, type DeflateOptions } from "./deflate/index.js";
