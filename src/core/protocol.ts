@@ -259,8 +259,12 @@ export class Protocol implements FrameSink {
       if (this.messageDelivery === "frames" && this.messageType === "text") this.textDecoder = new TextDecoder();
     }
     this.messageSize += length;
-    if (this.messageSize > this.limits.maxMessageSize) {
-      return this.fail(new ProtocolError("MESSAGE_TOO_BIG", `${this.messageSize} > ${this.limits.maxMessageSize} bytes`));
+    // An encoded message is limited by its decoded size (the extension stops at maxMessageSize);
+    // its wire size may exceed that a little, as incompressible data grows when deflated.
+    const max = this.limits.maxMessageSize;
+    const wireLimit = this.messageRsv === 0 ? max : max + Math.ceil(max / 1024) + 64;
+    if (this.messageSize > wireLimit) {
+      return this.fail(new ProtocolError("MESSAGE_TOO_BIG", `${this.messageSize} > ${max} bytes`));
     }
   }
 
@@ -310,7 +314,7 @@ export class Protocol implements FrameSink {
       const frames = this.messageDelivery === "frames";
       const upper = frames ? this.frameLength : this.limits.maxMessageSize;
       const announced = Math.min(frames ? this.frameLength : this.messageSize, EAGER_ASSEMBLY);
-      const capacity = Math.min(upper, Math.max(need, 2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced));
+      const capacity = Math.max(need, Math.min(upper, Math.max(2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced)));
       const grown = this.allocate(capacity);
       if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
       this.data = grown;

@@ -582,9 +582,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // A string encodes to at most 3 bytes per UTF-16 unit: only a longer one may need fragmenting.
       const big = (typeof payload === "string" ? payload.length * 3 : payload.length) > this.maxFrameSize;
       const bytesAsText = type === "text" && typeof payload !== "string";
-      if (big || bytesAsText || options?.compress !== undefined) {
+      // With an extension the encoded size is only known once encoded (random bytes grow a little
+      // when deflated), so the general path always splits at maxFrameSize.
+      if (big || bytesAsText || options?.compress !== undefined || this.extensions !== "") {
         // The general path: extensions, per-message options, frames no larger than maxFrameSize.
-        this.core.sendMessage(opcode, payload, { compress: options?.compress, fragmentSize: big ? this.maxFrameSize : undefined });
+        this.core.sendMessage(opcode, payload, { compress: options?.compress, fragmentSize: this.maxFrameSize });
       } else if (typeof payload === "string") {
         this.core.sendText(payload);
       } else {
