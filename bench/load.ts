@@ -13,17 +13,29 @@
  *   being copied or looked at. A header split across two reads is the only
  *   case that copies (a few bytes).
  *
+ * - With `deflate`, the handshake offers permessage-deflate with
+ *   `client_no_context_takeover`, so every message is compressed on its own
+ *   and can be built once (node:zlib, RSV1 set, masked) like any other frame;
+ *   the server keeps whatever context it likes for its own direction. Its
+ *   echoes, compressed or not, are counted from headers just the same.
+ *
  * Commands (see lib/control.ts): `echo` starts pipelined echo traffic,
- * `open` opens idle connections at a bounded concurrency, `mark` reports
- * the counters and this process's CPU time, `close` drops every connection.
+ * `open` opens idle connections at a bounded concurrency, `echo-once` sends
+ * one message on each idle connection and waits for every echo, `mark`
+ * reports the counters and this process's CPU time, `close` drops every
+ * connection.
  */
 import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { serveCommands, type Command } from "./lib/control.js";
+import { deflateMessage, inflateMessage, jsonText } from "./lib/payloads.js";
 
 const HOST = "127.0.0.1";
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 const HANDSHAKE_TIMEOUT = 15_000;
+/** The permessage-deflate offer: every client message compressed on its own. */
+const DEFLATE_OFFER = "permessage-deflate; client_no_context_takeover";
+const RSV1 = 0x40;
 
 let messages = 0;
 let failures = 0;
@@ -31,12 +43,12 @@ let failures = 0;
 let mismatches = 0;
 const sockets = new Set<Socket>();
 
-/** One masked client frame (FIN set) carrying `payload`. */
-export function buildFrame(opcode: number, payload: Uint8Array): Buffer {
+/** One masked client frame (FIN set) carrying `payload`; `rsv1` marks it compressed. */
+export function buildFrame(opcode: number, payload: Uint8Array, rsv1 = false): Buffer {
   const length = payload.length;
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + 4 + length);
-  frame[0] = 0x80 | opcode;
+  frame[0] = 0x80 | (rsv1 ? RSV1 : 0) | opcode;
   if (length < 126) {
     frame[1] = 0x80 | length;
   } else if (length < 65536) {
@@ -66,12 +78,22 @@ interface Opened {
   socket: Socket;
   /** Bytes that came after the 101 response head (copied). */
   rest: Buffer;
+  /** The server accepted permessage-deflate. */
+  deflate: boolean;
   /** Where the socket's later reads go (views of READ_BUFFER, valid during the call only). */
   setReader(reader: Reader): void;
 }
 
-/** Open TCP, send the upgrade request, resolve once the 101 response head has arrived. */
-function handshake(port: number, path: string): Promise<Opened> {
+/** Whether a response head accepts permessage-deflate (the only extension ever offered here). */
+function acceptsDeflate(head: string): boolean {
+  return /^sec-websocket-extensions:[ \t]*permessage-deflate/im.test(head);
+}
+
+/**
+ * Open TCP, send the upgrade request (offering permessage-deflate when
+ * `deflate`), resolve once the 101 response head has arrived.
+ */
+function handshake(port: number, path: string, deflate = false): Promise<Opened> {
   return new Promise((resolve, reject) => {
     let reader: Reader = () => undefined;
     const socket = connect({
@@ -112,12 +134,15 @@ function handshake(port: number, path: string): Promise<Opened> {
         reject(new Error(`handshake refused: ${head.subarray(0, head.indexOf("\r\n")).toString("latin1")}`));
         return;
       }
-      resolve({ socket, rest: head.subarray(end + 4), setReader: (next) => (reader = next) });
+      const accepted = deflate && acceptsDeflate(head.subarray(0, end).toString("latin1"));
+      resolve({ socket, rest: head.subarray(end + 4), deflate: accepted, setReader: (next) => (reader = next) });
     };
     socket.once("connect", () => {
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+          (deflate ? `Sec-WebSocket-Extensions: ${DEFLATE_OFFER}\r\n` : "") +
+          "\r\n",
       );
     });
     socket.on("error", fail);
@@ -125,9 +150,34 @@ function handshake(port: number, path: string): Promise<Opened> {
   });
 }
 
+/** What a connection sends: a batch of frames built once, and what to expect back. */
+interface Traffic {
+  /** `window` frames back to back; sending k messages writes bytes [0, ends[k - 1]). */
+  batch: Buffer;
+  ends: number[];
+  window: number;
+  expectedOpcode: number;
+  /** The (uncompressed) message of the batch's first frame, which the first echo must equal. */
+  expected: Buffer;
+  /** Keep between window/2 and window messages in flight (false: send the batch once). */
+  refill: boolean;
+}
+
+/** The first echo of a connection, collected (copied, once per connection) to be checked. */
+interface FirstEcho {
+  opcode: number;
+  fin: boolean;
+  rsv1: boolean;
+  length: number;
+  parts: Buffer[];
+  have: number;
+}
+
 /**
  * One echo connection: keeps `window` messages in flight and counts the
- * echoes by parsing server frame headers (servers do not mask).
+ * echoes by parsing server frame headers (servers do not mask). Compressed
+ * echoes (RSV1) are counted the same way; only the first echo is
+ * decompressed, to check it.
  */
 class EchoConnection {
   /** Payload bytes of the current frame still to skip. */
@@ -136,8 +186,9 @@ class EchoConnection {
   private endsMessage = false;
   /** Bytes of a header that was split across reads. */
   private partial: Buffer | null = null;
-  /** Whether the first echo was compared with what was sent. */
+  /** Whether the first echo was seen (it is checked once complete). */
   private checked = false;
+  private first: FirstEcho | null = null;
   /** Echoes received and not yet replaced by new messages. */
   private owed = 0;
   /** Refill when this many are owed: in flight stays between window/2 and window. */
@@ -146,30 +197,40 @@ class EchoConnection {
   constructor(
     private readonly socket: Socket,
     setReader: (reader: Reader) => void,
-    private readonly batch: Buffer,
-    private readonly frameLength: number,
-    private readonly window: number,
-    private readonly expectedOpcode: number,
-    private readonly expected: Buffer,
+    private readonly traffic: Traffic,
+    private readonly onEcho?: (count: number) => void,
   ) {
-    this.threshold = Math.max(1, window >> 1);
+    this.threshold = Math.max(1, traffic.window >> 1);
     setReader((data) => this.onData(data));
   }
 
   start(rest: Buffer): void {
-    this.socket.write(this.batch);
+    this.socket.write(this.traffic.batch);
     if (rest.length > 0) this.onData(rest);
   }
 
-  /** Compare the first echo with the message sent (its bytes when they are all in this read). */
-  private check(opcode: number, length: number, chunk: Buffer, at: number): void {
-    this.checked = true;
-    const expected = this.expected;
-    const same =
-      opcode === this.expectedOpcode &&
-      length === expected.length &&
-      (chunk.length - at < length || chunk.subarray(at, at + length).equals(expected));
-    if (!same) mismatches++;
+  private collect(chunk: Buffer, at: number, length: number): void {
+    const first = this.first!;
+    first.parts.push(Buffer.from(chunk.subarray(at, at + length)));
+    first.have += length;
+    if (first.have >= first.length) this.finishCheck();
+  }
+
+  /** Compare the first echo with the message sent (decompressed first when RSV1 is set). */
+  private finishCheck(): void {
+    const first = this.first!;
+    this.first = null;
+    if (!first.fin) return; // a fragmented echo: not compared
+    let message: Buffer = Buffer.concat(first.parts);
+    if (first.rsv1) {
+      try {
+        message = inflateMessage(message);
+      } catch {
+        mismatches++;
+        return;
+      }
+    }
+    if (first.opcode !== this.traffic.expectedOpcode || !message.equals(this.traffic.expected)) mismatches++;
   }
 
   private onData(input: Buffer): void {
@@ -183,13 +244,11 @@ class EchoConnection {
     let done = 0;
     while (i < n) {
       if (this.skip > 0) {
-        const available = n - i;
-        if (available < this.skip) {
-          this.skip -= available;
-          break;
-        }
-        i += this.skip;
-        this.skip = 0;
+        const take = n - i < this.skip ? n - i : this.skip;
+        if (this.first !== null) this.collect(chunk, i, take);
+        i += take;
+        this.skip -= take;
+        if (this.skip > 0) break;
         if (this.endsMessage) done++;
         continue;
       }
@@ -216,7 +275,11 @@ class EchoConnection {
         this.endsMessage = false;
       } else {
         this.endsMessage = (b0 & 0x80) !== 0;
-        if (!this.checked) this.check(opcode, length, chunk, i);
+        if (!this.checked) {
+          this.checked = true;
+          this.first = { opcode, fin: this.endsMessage, rsv1: (b0 & RSV1) !== 0, length, parts: [], have: 0 };
+          if (length === 0) this.finishCheck();
+        }
       }
       if (length === 0) {
         if (this.endsMessage) done++;
@@ -226,13 +289,16 @@ class EchoConnection {
     }
     if (done > 0) {
       messages += done;
+      this.onEcho?.(done);
+      if (!this.traffic.refill) return;
       // Refill once half the window has come back: fewer, larger writes (cheaper here, and
       // the server reads bursts of messages, as a pipelining client makes it do).
       this.owed += done;
       if (this.owed >= this.threshold) {
-        const refill = this.owed < this.window ? this.owed : this.window;
+        const { window, batch, ends } = this.traffic;
+        const refill = this.owed < window ? this.owed : window;
         this.owed = 0;
-        this.socket.write(refill === this.window ? this.batch : this.batch.subarray(0, refill * this.frameLength));
+        this.socket.write(refill === window ? batch : batch.subarray(0, ends[refill - 1]));
       }
     }
   }
@@ -257,31 +323,73 @@ interface EchoCommand extends Command {
   size: number;
   window: number;
   text: boolean;
+  /** Offer permessage-deflate and send every message compressed (RSV1); a connection the server does not give it fails. */
+  deflate?: boolean;
+  /** JSON-like text (a different message in each slot of the window) instead of a repeated a..z pattern. */
+  json?: boolean;
 }
 
-async function startEcho(command: EchoCommand): Promise<{ connected: number; failed: number }> {
-  const payload = Buffer.alloc(command.size);
+/** The message in slot `k` of a window. */
+function messagePayload(size: number, json: boolean, k: number): Buffer {
+  if (json) return Buffer.from(jsonText(size, k), "latin1");
+  const payload = Buffer.alloc(size);
   // Printable ASCII, valid UTF-8 for text messages.
   for (let i = 0; i < payload.length; i++) payload[i] = 0x61 + (i % 26);
-  const frame = buildFrame(command.text ? 1 : 2, payload);
-  const batch = Buffer.allocUnsafe(frame.length * command.window);
-  for (let k = 0; k < command.window; k++) frame.copy(batch, k * frame.length);
+  return payload;
+}
+
+/** `window` frames back to back (each slot's message, compressed on its own with `deflate`). */
+function buildTraffic(opcode: number, size: number, window: number, json: boolean, deflate: boolean, refill: boolean): Traffic {
+  const frames: Buffer[] = [];
+  const ends: number[] = [];
+  let expected: Buffer | null = null;
+  let plain: Buffer | null = null;
+  let end = 0;
+  for (let k = 0; k < window; k++) {
+    let frame: Buffer;
+    if (json || k === 0) {
+      const payload = messagePayload(size, json, k);
+      expected ??= payload;
+      frame = deflate ? buildFrame(opcode, deflateMessage(payload), true) : buildFrame(opcode, payload);
+      plain = frame;
+    } else {
+      frame = plain!; // the same message in every slot
+    }
+    frames.push(frame);
+    end += frame.length;
+    ends.push(end);
+  }
+  return { batch: Buffer.concat(frames), ends, window, expectedOpcode: opcode, expected: expected!, refill };
+}
+
+async function startEcho(command: EchoCommand): Promise<{ connected: number; failed: number; error?: string; wireBytes: number }> {
+  const opcode = command.text ? 1 : 2;
+  const deflate = command.deflate === true;
+  const traffic = buildTraffic(opcode, command.size, command.window, command.json === true, deflate, true);
   const ready: Array<{ connection: EchoConnection; rest: Buffer }> = [];
   let failed = 0;
+  let error: string | undefined;
   await pool(command.connections, 100, async () => {
     try {
-      const { socket, rest, setReader } = await handshake(command.port, command.path);
+      const opened = await handshake(command.port, command.path, deflate);
+      const { socket, rest, setReader } = opened;
+      if (deflate && !opened.deflate) {
+        socket.destroy();
+        throw new Error("the server did not accept permessage-deflate");
+      }
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      const connection = new EchoConnection(socket, setReader, batch, frame.length, command.window, command.text ? 1 : 2, payload);
-      ready.push({ connection, rest });
-    } catch {
+      ready.push({ connection: new EchoConnection(socket, setReader, traffic), rest });
+    } catch (problem) {
       failed++;
+      error ??= (problem as Error).message;
     }
   });
   // Start every connection together, once all are open.
   for (const { connection, rest } of ready) connection.start(rest);
-  return { connected: ready.length, failed };
+  // Bytes per message on the wire, client to server (frame headers included).
+  const wireBytes = traffic.batch.length / command.window;
+  return { connected: ready.length, failed, wireBytes, ...(error === undefined ? {} : { error }) };
 }
 
 interface OpenCommand extends Command {
@@ -289,25 +397,71 @@ interface OpenCommand extends Command {
   path: string;
   count: number;
   concurrency: number;
+  /** Offer permessage-deflate. */
+  deflate?: boolean;
 }
 
-async function openIdle(command: OpenCommand): Promise<{ opened: number; failed: number; ms: number; error?: string }> {
+/** Idle connections opened by `open`, for `echo-once`. */
+let idle: Opened[] = [];
+
+async function openIdle(command: OpenCommand): Promise<{ opened: number; failed: number; compressed: number; ms: number; error?: string }> {
   const started = performance.now();
   let opened = 0;
   let failed = 0;
+  let compressed = 0;
   let error: string | undefined;
   await pool(command.count, command.concurrency, async () => {
     try {
-      const { socket } = await handshake(command.port, command.path);
+      const connection = await handshake(command.port, command.path, command.deflate === true);
+      const { socket } = connection;
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
+      idle.push(connection);
       opened++;
+      if (connection.deflate) compressed++;
     } catch (problem) {
       failed++;
       error ??= (problem as Error).message;
     }
   });
-  return { opened, failed, ms: performance.now() - started, ...(error === undefined ? {} : { error }) };
+  return { opened, failed, compressed, ms: performance.now() - started, ...(error === undefined ? {} : { error }) };
+}
+
+interface EchoOnceCommand extends Command {
+  size: number;
+  timeoutMs: number;
+}
+
+/**
+ * Send one JSON-like text message of `size` bytes on every idle connection
+ * (compressed where permessage-deflate was agreed) and wait for every echo.
+ */
+function echoOnce(command: EchoOnceCommand): Promise<{ sent: number; echoed: number; mismatches: number; ms: number }> {
+  const started = performance.now();
+  const before = mismatches;
+  const open = idle.filter((c) => !c.socket.destroyed);
+  idle = [];
+  const deflated = buildTraffic(1, command.size, 1, true, true, false);
+  const plain = buildTraffic(1, command.size, 1, true, false, false);
+  return new Promise((resolve) => {
+    let echoed = 0;
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ sent: open.length, echoed, mismatches: mismatches - before, ms: performance.now() - started });
+    };
+    const timer = setTimeout(finish, Math.min(command.timeoutMs, 120_000));
+    for (const c of open) {
+      const connection = new EchoConnection(c.socket, c.setReader, c.deflate ? deflated : plain, (n) => {
+        echoed += n;
+        if (echoed >= open.length) finish();
+      });
+      connection.start(c.rest);
+    }
+    if (open.length === 0) finish();
+  });
 }
 
 serveCommands((command) => {
@@ -316,6 +470,8 @@ serveCommands((command) => {
       return startEcho(command as EchoCommand);
     case "open":
       return openIdle(command as OpenCommand);
+    case "echo-once":
+      return echoOnce(command as EchoOnceCommand);
     case "mark": {
       const cpu = process.cpuUsage();
       return { messages, failures, mismatches, open: sockets.size, cpuMicros: cpu.user + cpu.system, time: performance.now() };
@@ -323,6 +479,7 @@ serveCommands((command) => {
     case "close": {
       for (const socket of sockets) socket.destroy();
       sockets.clear();
+      idle = [];
       return null;
     }
     default:

@@ -3,8 +3,8 @@
  * each server in its own process, driven by one load-generator process,
  * measured from /proc. See BENCHMARKS.md for how to read the output.
  *
- *   npm run bench                          # everything, ~4 minutes
- *   npm run bench -- --quick               # one repetition, short windows, ~1 minute
+ *   npm run bench                          # everything, ~7 minutes
+ *   npm run bench -- --quick               # one repetition, short windows, ~2 minutes
  *   npm run bench -- --scenario small-binary,idle --reps 5
  *   npm run bench -- --servers wsx,ws --json
  *   npm run bench -- --scenario small-binary --servers wsx --cpu-prof
@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "../src/index.js";
+import { MEMORY_CONNECTIONS, MEMORY_MESSAGE, measureCompressionMemory, type MemoryServer } from "./compression-memory.js";
 import { Child, atExit, installCleanup } from "./lib/child.js";
 import { topFrames } from "./lib/profile.js";
 import { clockTicks, cpuMicros, cpuModel, hardFileLimit, machineBusyMicros, rssBytes } from "./lib/proc.js";
@@ -58,13 +59,23 @@ interface Options {
   pin: boolean;
 }
 
-const SCENARIOS = ["small-binary", "small-text", "large", "idle", "client", "broadcast", "compressed"] as const;
+const SCENARIOS = [
+  "small-binary",
+  "small-text",
+  "large",
+  "idle",
+  "client",
+  "broadcast",
+  "compressed",
+  "compression-memory",
+  "zlib-cost",
+] as const;
 
 function usage(): never {
   process.stderr.write(
     [
       "usage: npm run bench -- [options]",
-      "  --quick            1 repetition, short windows, 2,000 measured idle connections (under a minute)",
+      "  --quick            1 repetition, short windows, 2,000 measured idle connections (under 2 minutes)",
       "  --reps N           repetitions per server (default 3; servers interleaved A B A B)",
       "  --scenario A,B     only these scenarios: " + SCENARIOS.join(", "),
       "  --servers A,B      only these servers: wsx, wsx-iter, ws, ws-bufferutil, bun",
@@ -334,6 +345,7 @@ interface Mark {
 
 interface EchoResult {
   throughput: number; // messages/s, or MiB/s for `large`
+  wireBytes: number; // bytes per message sent by the load generator (frame included)
   cpuPerUnit: number; // server CPU µs per message, or per MiB
   serverCpu: number; // % of one core
   rssMiB: number;
@@ -349,6 +361,10 @@ interface EchoScenario {
   text: boolean;
   /** Figures per MiB instead of per message. */
   perMiB: boolean;
+  /** Offer permessage-deflate and send every message compressed (`compressed`). */
+  deflate?: boolean;
+  /** JSON-like text, a different message in each slot of the window (`compressed`). */
+  json?: boolean;
 }
 
 const ECHO: Record<string, EchoScenario> = {
@@ -361,13 +377,24 @@ async function runEcho(def: ServerDef, scenario: EchoScenario, options: Options)
   const server = await startServer(def, options);
   const load = startLoad();
   try {
-    const started = await load.request<{ connected: number; failed: number }>(
+    const started = await load.request<{ connected: number; failed: number; wireBytes: number; error?: string }>(
       "echo",
-      { port: server.port, path: "/echo", connections: scenario.connections, window: scenario.window, size: scenario.size, text: scenario.text },
+      {
+        port: server.port,
+        path: "/echo",
+        connections: scenario.connections,
+        window: scenario.window,
+        size: scenario.size,
+        text: scenario.text,
+        deflate: scenario.deflate === true,
+        json: scenario.json === true,
+      },
       30_000,
     );
     if (started.connected !== scenario.connections) {
-      throw new Error(`${def.name}: only ${started.connected} of ${scenario.connections} connections opened`);
+      throw new Error(
+        `${def.name}: only ${started.connected} of ${scenario.connections} connections opened${started.error ? ` (${started.error})` : ""}`,
+      );
     }
     await sleep(options.warmupMs);
     const pids = [server.child.pid, load.pid];
@@ -386,6 +413,7 @@ async function runEcho(def: ServerDef, scenario: EchoScenario, options: Options)
     const serverMicros = used(s0, s1, 0);
     return {
       throughput: units / seconds,
+      wireBytes: started.wireBytes,
       cpuPerUnit: serverMicros / units,
       serverCpu: (100 * serverMicros) / ((s1.wall - s0.wall) * 1000),
       rssMiB: rss / MiB,
@@ -847,17 +875,276 @@ async function clientScenario(bun: string | null, options: Options): Promise<Sce
   };
 }
 
+// ---------------------------------------------------------------- compression
+
+/** One server configuration of the `compressed` scenario. */
+interface CompressedServer {
+  /** Row name. */
+  name: string;
+  /** Which base server it is started from (its `--servers` name). */
+  base: "wsx" | "ws";
+  /** `--deflate` argument: wsx's `compression`, ws's `perMessageDeflate`. */
+  deflate: unknown;
+}
+
+/** One message size of the `compressed` scenario, with the servers compared on it. */
+interface CompressedCase {
+  label: string;
+  scenario: EchoScenario;
+  servers: CompressedServer[];
+  /** Ratio lines: [row a, row b, label]. */
+  pairs: Array<[string, string, string]>;
+}
+
+const COMPRESSED: CompressedCase[] = [
+  {
+    label: "64 B",
+    // wsx's threshold (1024) applies whatever the context mode, so with its defaults the 64-byte
+    // echo goes back uncompressed; ws applies its threshold only with server_no_context_takeover,
+    // so with its defaults it compresses every echo. "threshold 0" makes wsx do the same work as ws.
+    scenario: { connections: 50, window: 32, size: 64, text: true, perMiB: false, deflate: true, json: true },
+    servers: [
+      { name: "64 B   wsx", base: "wsx", deflate: true },
+      { name: "64 B   wsx threshold 0", base: "wsx", deflate: { threshold: 0 } },
+      { name: "64 B   ws", base: "ws", deflate: true },
+    ],
+    pairs: [
+      ["64 B   wsx", "64 B   ws", "64 B   wsx/ws"],
+      ["64 B   wsx threshold 0", "64 B   ws", "64 B   wsx threshold 0/ws"],
+    ],
+  },
+  {
+    label: "64 KiB",
+    // ws compresses at zlib's default level (6), wsx at level 1: "ws level 1" shows how much of the gap that is.
+    scenario: { connections: 8, window: 4, size: 64 * 1024, text: true, perMiB: false, deflate: true, json: true },
+    servers: [
+      { name: "64 KiB wsx", base: "wsx", deflate: true },
+      { name: "64 KiB ws", base: "ws", deflate: true },
+      { name: "64 KiB ws level 1", base: "ws", deflate: { zlibDeflateOptions: { level: 1 } } },
+    ],
+    pairs: [
+      ["64 KiB wsx", "64 KiB ws", "64 KiB wsx/ws"],
+      ["64 KiB wsx", "64 KiB ws level 1", "64 KiB wsx/ws level 1"],
+    ],
+  },
+];
+
+/** A base server definition started with `--deflate <json>`. */
+function withDeflate(base: ServerDef, name: string, deflate: unknown): ServerDef {
+  return { ...base, name, args: [...base.args, "--deflate", JSON.stringify(deflate)] };
+}
+
+async function compressedScenario(defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const rows: Row[] = [];
+  const pairs: Array<[string, string, string]> = [];
+  const wire: string[] = [];
+  for (const c of COMPRESSED) {
+    const servers = c.servers
+      .map((s) => {
+        const base = defs.find((d) => d.name === s.base);
+        return base === undefined ? null : withDeflate(base, s.name, s.deflate);
+      })
+      .filter((d): d is ServerDef => d !== null);
+    if (servers.length === 0) continue;
+    let wireBytes = Number.NaN;
+    rows.push(
+      ...(await repeat(
+        "compressed",
+        servers.map((d) => d.name),
+        options.reps,
+        async (name) => {
+          const result = await runEcho(servers.find((d) => d.name === name)!, c.scenario, options);
+          wireBytes = result.wireBytes;
+          return result;
+        },
+        (r) =>
+          `${fmt(r.throughput).padStart(9)} msg/s  server ${fmtSig(r.cpuPerUnit)} µs/msg (${fmt(r.serverCpu)}% CPU)  ` +
+          `load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+      )),
+    );
+    pairs.push(...c.pairs);
+    wire.push(`${c.label} → ${fmt(wireBytes)} B on the wire`);
+  }
+  const compressedCases = COMPRESSED.map((c) => `${c.scenario.connections} × ${c.scenario.window} in flight for ${c.label}`).join(", ");
+  return {
+    name: "compressed",
+    description:
+      `permessage-deflate echo of JSON-like text, client messages pre-compressed (client_no_context_takeover, ${wire.join(", ")} per frame); ` +
+      `${compressedCases}; server CPU µs per message`,
+    firstColumn: "message · server",
+    rows,
+    ratios: ratioLines(
+      rows,
+      ["cpuPerUnit", "throughput", "rssMiB"],
+      {},
+      pairs.map(([a, b]) => [a, b]),
+    ).map((line) => ({ ...line, pair: pairs.find(([a, b]) => `${a}/${b}` === line.pair)?.[2] ?? line.pair })),
+    ratioTitles: { cpuPerUnit: "CPU/msg", throughput: "msgs/s", rssMiB: "RSS" },
+    targets: {},
+    columns: [
+      { key: "throughput", title: "msgs/s", format: (v) => fmt(v) },
+      { key: "cpuPerUnit", title: "CPU µs/msg", format: fmtSig },
+      { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+      { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
+      { key: "loadCpuPerUnit", title: "load µs/msg", format: fmtSig },
+      { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+    ],
+    warnings: [
+      ...saturationWarnings(rows, "loadCpu", "the load generator").map((w) => `${w}: ${LOAD_BOUND}`),
+      ...rows
+        .filter((row) => row.error === undefined && (row.median["serverCpu"] ?? 100) < 90)
+        .map(
+          (row) =>
+            `${row.name}: the server used only ${fmt(row.median["serverCpu"]!)}% of its core: it waited (latency-bound), ` +
+            `so msgs/s understates what it could do and CPU/msg was measured on smaller batches`,
+        ),
+    ],
+  };
+}
+
+async function compressionMemoryScenario(defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const warnings: string[] = [];
+  const hard = hardFileLimit();
+  const fileLimit = Math.min(hard, Math.max(MEMORY_CONNECTIONS + 256, 1024));
+  const count = Math.min(MEMORY_CONNECTIONS, fileLimit - 256);
+  if (count < MEMORY_CONNECTIONS) warnings.push(`the open-file hard limit is ${hard}: ${count} connections instead of ${MEMORY_CONNECTIONS}`);
+  const variants: MemoryServer[] = [];
+  // `deflate`: the --deflate argument (wsx's compression, ws's perMessageDeflate), null for none.
+  for (const [base, deflate, name] of [
+    ["wsx", true, "wsx"],
+    ["ws", true, "ws"],
+    ["wsx", { serverNoContextTakeover: true }, "wsx serverNoContextTakeover"],
+    ["wsx", { serverMaxWindowBits: 10 }, "wsx serverMaxWindowBits 10"],
+    ["wsx", null, "wsx, no compression"],
+    ["ws", null, "ws, no compression"],
+  ] as const) {
+    const def = defs.find((d) => d.name === base);
+    if (def === undefined) continue;
+    variants.push({
+      name,
+      command: def.command,
+      args: deflate === null ? def.args : [...def.args, "--deflate", JSON.stringify(deflate)],
+      env: def.env,
+      compression: deflate !== null,
+    });
+  }
+  const setup = {
+    loadScript: join(here, "load.js"),
+    fileLimit,
+    connections: count,
+    ...(pins === null ? {} : { serverCpu: pins.server, driverCpu: pins.driver }),
+  };
+  const rows = await repeat(
+    "compression-memory",
+    variants.map((v) => v.name),
+    options.reps,
+    (name) => measureCompressionMemory(variants.find((v) => v.name === name)!, setup),
+    (r) =>
+      `idle ${fmt(r.idleBytes)} B/conn (${fmt(r.idleContexts)} zlib)  echoed ${fmt(r.echoedBytes)} B/conn (${fmt(r.echoedContexts)} zlib)  ` +
+      `idle again ${fmt(r.idleAgainBytes)} B/conn (${fmt(r.idleAgainContexts)} zlib)`,
+  );
+  for (const row of rows) {
+    const compressed = row.median["compressed"];
+    if (row.error === undefined && variants.find((v) => v.name === row.name)?.compression === false && compressed !== 0) {
+      warnings.push(`${row.name}: permessage-deflate was agreed on ${fmt(compressed ?? Number.NaN)} connections`);
+    }
+  }
+  return {
+    name: "compression-memory",
+    description:
+      `${fmt(count)} connections offering permessage-deflate (client_no_context_takeover); server RSS above the empty process per connection ` +
+      `and zlib contexts held: (a) idle after the handshake, after GC; (b) right after each echoed one ${MEMORY_MESSAGE / 1024} KiB JSON-like ` +
+      `text message, no GC; (c) 5 s later, after GC; (d) zlib contexts left once every connection closed`,
+    rows,
+    ratios: ratioLines(rows, ["idleBytes", "echoedBytes", "idleAgainBytes"], {}, [
+      ["wsx", "ws"],
+      ["wsx, no compression", "ws, no compression"],
+    ]),
+    ratioTitles: { idleBytes: "(a) idle", echoedBytes: "(b) echoed", idleAgainBytes: "(c) idle again" },
+    targets: {},
+    columns: [
+      { key: "compressed", title: "deflate conns", format: (v) => fmt(v) },
+      { key: "emptyMiB", title: "empty RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "idleBytes", title: "(a) B/conn", format: (v) => fmt(v) },
+      { key: "idleContexts", title: "(a) zlib", format: (v) => fmt(v) },
+      { key: "echoedBytes", title: "(b) B/conn", format: (v) => fmt(v) },
+      { key: "echoedContexts", title: "(b) zlib", format: (v) => fmt(v) },
+      { key: "idleAgainBytes", title: "(c) B/conn", format: (v) => fmt(v) },
+      { key: "idleAgainContexts", title: "(c) zlib", format: (v) => fmt(v) },
+      { key: "rssMiB", title: "(c) RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "closedContexts", title: "(d) zlib", format: (v) => fmt(v) },
+      { key: "echoMs", title: "echo ms", format: (v) => fmt(v) },
+    ],
+    firstColumn: "server",
+    warnings,
+  };
+}
+
+const COST_SIZES = [64 * 1024, MiB, 16 * MiB];
+const BOMB = { size: 256 * MiB, limit: 16 * MiB };
+
+async function zlibCostScenario(options: Options): Promise<ScenarioResult> {
+  const runs = new Map<string, Figures[]>();
+  let error: string | undefined;
+  // One fresh process per repetition, pinned where the servers run.
+  for (let rep = 1; rep <= options.reps && error === undefined; rep++) {
+    const child = new Child({ name: "zlib-cost", command: process.execPath, args: [join(here, "zlib-cost.js")], ...pinServer() });
+    try {
+      await child.readLine(15_000);
+      const entries = await child.request<Array<Figures & { name: string }>>(
+        "run",
+        { sizes: COST_SIZES, bombSize: BOMB.size, bombLimit: BOMB.limit },
+        120_000,
+      );
+      for (const { name, ...figures } of entries) runs.set(name, [...(runs.get(name) ?? []), figures]);
+      progress(
+        `zlib-cost ${rep}/${options.reps} ` +
+          entries.map((e) => `${e.name} ${fmt(e["usPerMiB"] ?? Number.NaN)} µs/MiB`).join(", "),
+      );
+    } catch (problem) {
+      error = (problem as Error).message;
+      progress(`zlib-cost failed: ${firstLines(error)}`);
+    } finally {
+      await child.kill();
+    }
+  }
+  const rows: Row[] = [...runs].map(([name, reps]) => ({ name, reps, median: medians(reps) }));
+  if (rows.length === 0) rows.push({ name: "zlib-cost", reps: [], median: {}, error: error ?? "no result" });
+  return {
+    name: "zlib-cost",
+    description:
+      "wsx's permessage-deflate codec (server side, no context takeover) on JSON-like text, in one process pinned like the servers: " +
+      "inflate of what a client compressed at zlib level 6, deflate at wsx's level 1; µs per MiB of uncompressed data " +
+      "and per call (the event loop is blocked that long), next to node:zlib's one-shot sync calls on the same bytes",
+    firstColumn: "operation",
+    rows,
+    ratios: [],
+    ratioTitles: {},
+    targets: {},
+    columns: [
+      { key: "usPerMiB", title: "wsx µs/MiB", format: (v) => fmt(v) },
+      { key: "zlibUsPerMiB", title: "node:zlib µs/MiB", format: (v) => fmt(v) },
+      { key: "meanMs", title: "ms/call", format: (v) => fmt(v, 3) },
+      { key: "maxMs", title: "longest ms", format: (v) => fmt(v, 2) },
+      { key: "compressedPct", title: "compressed %", format: (v) => fmt(v, 1) },
+      { key: "calls", title: "calls", format: (v) => fmt(v) },
+    ],
+    warnings: [
+      `bomb: ${BOMB.size / MiB} MiB of zeros (compressed to a few hundred KiB) decoded with maxMessageSize = ${BOMB.limit / MiB} MiB: ` +
+        `every decode is refused with MESSAGE_TOO_BIG (1009); µs/MiB counts the ${BOMB.limit / MiB} MiB inflated before giving up`,
+    ],
+  };
+}
+
 function todoScenario(name: string): ScenarioResult {
   const publish = typeof (WebSocketServer.prototype as unknown as { publish?: unknown }).publish === "function";
-  const todo =
-    name === "broadcast"
-      ? publish
-        ? "broadcast: wsx now has server.publish; the scenario is still to be written"
-        : "broadcast: needs pub/sub (wsx has no server.publish yet)"
-      : "compressed: needs permessage-deflate in wsx";
+  const todo = publish
+    ? "broadcast: wsx now has server.publish; the scenario is still to be written"
+    : "broadcast: needs pub/sub (wsx has no server.publish yet)";
   return {
     name,
-    description: name === "broadcast" ? "one message fanned out to many connections" : "permessage-deflate echo",
+    description: "one message fanned out to many connections",
     rows: [],
     ratios: [],
     ratioTitles: {},
@@ -930,6 +1217,9 @@ async function main(): Promise<void> {
     if (name in ECHO) result = await echoScenario(name, defs, options);
     else if (name === "idle") result = await idleScenario(defs, options);
     else if (name === "client") result = await clientScenario(bun, options);
+    else if (name === "compressed") result = await compressedScenario(defs, options);
+    else if (name === "compression-memory") result = await compressionMemoryScenario(defs, options);
+    else if (name === "zlib-cost") result = await zlibCostScenario(options);
     else result = todoScenario(name);
     if (options.cpuProf && result.todo === undefined) result.profiles = collectProfiles();
     print("");
