@@ -91,6 +91,37 @@ function inflateMessage(inflater: SyncZlib, payload: Uint8Array, limit: number):
   return output;
 }
 
+/**
+ * Contexts shared by every connection whose direction keeps no window
+ * between messages (no_context_takeover): zlib runs synchronously, so one
+ * context per setting serves them all in turn, reset after each message.
+ * This is what makes `serverNoContextTakeover` save ~250 KB per connection.
+ */
+const sharedContexts = new Map<string, SyncZlib>();
+
+function sharedContext(kind: "deflate" | "inflate", windowBits: number, level = 0, memLevel = 0): SyncZlib {
+  const key = `${kind}:${windowBits}:${level}:${memLevel}`;
+  let context = sharedContexts.get(key);
+  if (context === undefined || !context.open) {
+    context = kind === "deflate" ? new SyncZlib("deflate", { windowBits, level, memLevel }) : new SyncZlib("inflate", { windowBits });
+    sharedContexts.set(key, context);
+  }
+  return context;
+}
+
+/** How many shared contexts exist (part of `liveZlibContexts()`, at most one per setting in use). */
+export function sharedZlibContexts(): number {
+  let open = 0;
+  for (const context of sharedContexts.values()) if (context.open) open++;
+  return open;
+}
+
+/** Drop a shared context that failed: the next message gets a fresh one. */
+function discardShared(context: SyncZlib): void {
+  context.close();
+  for (const [key, value] of sharedContexts) if (value === context) sharedContexts.delete(key);
+}
+
 function decodeError(error: unknown, limit: number): ProtocolError {
   if (error instanceof ProtocolError) return error;
   if (error instanceof OutputLimitError) return new ProtocolError("MESSAGE_TOO_BIG", `decompressed message larger than ${limit} bytes`);
@@ -100,7 +131,8 @@ function decodeError(error: unknown, limit: number): ProtocolError {
 
 /**
  * permessage-deflate on one connection. zlib contexts are created on first
- * use (an idle connection holds none) and released by {@link dispose}.
+ * use (an idle connection holds none) and released by {@link dispose}; a
+ * direction without context takeover uses a process-wide shared context.
  */
 export class PerMessageDeflate implements Extension {
   readonly name = EXTENSION_NAME;
@@ -137,16 +169,25 @@ export class PerMessageDeflate implements Extension {
     // can only mean an empty message; leave the decompressor untouched.
     if (payload.length === 0) return new Uint8Array(0);
     const settings = this.settings;
+    if (settings.inflateNoContextTakeover) {
+      const shared = sharedContext("inflate", settings.inflateWindowBits);
+      try {
+        const output = inflateMessage(shared, payload, limit);
+        shared.reset();
+        return output;
+      } catch (error) {
+        discardShared(shared);
+        throw decodeError(error, limit);
+      }
+    }
     try {
       const inflater = (this.#inflater ??= new SyncZlib("inflate", { windowBits: settings.inflateWindowBits }));
-      const output = inflateMessage(inflater, payload, limit);
-      if (settings.inflateNoContextTakeover) inflater.reset();
-      return output;
+      return inflateMessage(inflater, payload, limit);
     } catch (error) {
-      // Never reuse a decompressor that failed half way through a message.
+      // Never reuse a decompressor that failed half way through a message; the peer's window is lost.
       this.#inflater?.close();
       this.#inflater = null;
-      if (!settings.inflateNoContextTakeover) this.#inflateBroken = true;
+      this.#inflateBroken = true;
       throw decodeError(error, limit);
     }
   }
@@ -155,6 +196,17 @@ export class PerMessageDeflate implements Extension {
     const settings = this.settings;
     if (this.#disposed || options?.compress === false || payload.length < settings.threshold) return null;
     if (payload.length === 0) return EMPTY_COMPRESSED.slice();
+    if (settings.deflateNoContextTakeover) {
+      const shared = sharedContext("deflate", settings.deflateWindowBits, settings.level, settings.memLevel);
+      try {
+        const output = deflateMessage(shared, payload);
+        shared.reset();
+        return output;
+      } catch (error) {
+        discardShared(shared);
+        throw error;
+      }
+    }
     const deflater = (this.#deflater ??= new SyncZlib("deflate", {
       windowBits: settings.deflateWindowBits,
       level: settings.level,
@@ -169,7 +221,6 @@ export class PerMessageDeflate implements Extension {
       this.#deflater = null;
       throw error;
     }
-    if (settings.deflateNoContextTakeover) deflater.reset();
     return output;
   }
 

@@ -17,6 +17,7 @@ export {
   PerMessageDeflate,
   compressMessage,
   decompressMessage,
+  sharedZlibContexts,
   type CodecSettings,
   type CompressMessageOptions,
   type DecompressMessageOptions,

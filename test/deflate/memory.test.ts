@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ProtocolError } from "../../src/core/errors.js";
-import { compressMessage, decompressMessage, liveZlibContexts, permessageDeflate } from "../../src/deflate/index.js";
+import { compressMessage, decompressMessage, liveZlibContexts, permessageDeflate, sharedZlibContexts } from "../../src/deflate/index.js";
 import { jsonLike, pair } from "./pair.js";
 
 /** A full garbage collection, so memory readings are not yesterday's garbage. */
@@ -109,16 +109,24 @@ describe("permessage-deflate memory", () => {
     assert.equal(liveZlibContexts(), base);
   });
 
-  test("with no_context_takeover the contexts are reset, not recreated", () => {
+  test("with no_context_takeover connections share one context per setting instead of holding their own", () => {
     const base = liveZlibContexts();
-    const { client, server } = pair({ clientNoContextTakeover: true, serverNoContextTakeover: true }, {});
-    for (let i = 0; i < 50; i++) {
-      server.decode(client.encode(jsonLike(2000, i), {})!, Infinity);
-      client.decode(server.encode(jsonLike(2000, i), {})!, Infinity);
+    const pairs = [0, 1, 2].map(() => pair({ clientNoContextTakeover: true, serverNoContextTakeover: true }, {}));
+    for (const { client, server } of pairs) {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(new TextDecoder().decode(server.decode(client.encode(jsonLike(2000, i), {})!, Infinity)), new TextDecoder().decode(jsonLike(2000, i)));
+        client.decode(server.encode(jsonLike(2000, i), {})!, Infinity);
+      }
+      assert.equal(client.zlibContexts + server.zlibContexts, 0, "no private context");
     }
-    assert.equal(liveZlibContexts(), base + 4);
-    client.dispose();
-    server.dispose();
-    assert.equal(liveZlibContexts(), base);
+    // One compressor and one decompressor serve all three connections, both ways.
+    assert.ok(liveZlibContexts() - base <= 2, `${liveZlibContexts() - base} contexts for 3 connections`);
+    assert.ok(sharedZlibContexts() >= 1);
+    const live = liveZlibContexts();
+    for (const { client, server } of pairs) {
+      client.dispose();
+      server.dispose();
+    }
+    assert.equal(liveZlibContexts(), live, "shared contexts outlive connections (bounded by settings, not connections)");
   });
 });
