@@ -1,14 +1,13 @@
 export { connect, type ConnectOptions } from "./client.js";
 export {
   WebSocket,
-  WebSocketReader,
-  WebSocketWriter,
   type CloseInfo,
   type ConnectionOptions,
   type SendData,
   type SendOptions,
   type WebSocketEvents,
 } from "./connection.js";
+export { WebSocketReader, WebSocketWriter } from "./halves.js";
 export {
   WebSocketServer,
   serve,

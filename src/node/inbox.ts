@@ -1,0 +1,202 @@
+/**
+ * The receive side of a connection: received messages (or frames) go to a
+ * waiting `receive()` or iterator, else to listeners, else into a queue.
+ * While the queue is full the socket is paused, so TCP pushes back on the
+ * peer instead of memory growing.
+ */
+import type { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { ConnectionClosedError, Frame, Message, Opcode, TimeoutError, UsageError, type Protocol } from "../core/index.js";
+import { closedError } from "./closed-error.js";
+import type { WebSocketEvents } from "./connection.js";
+import { rejected } from "./promises.js";
+
+/** What the core delivers: whole messages, or single frames in frame mode. */
+export type Item = Message | Frame;
+
+interface Waiter {
+  resolve(item: Item): void;
+  reject(error: Error): void;
+}
+
+export class Inbox {
+  private queue: Item[] = [];
+  private queueHead = 0;
+  private waiters: Waiter[] = [];
+  private paused = false;
+  private closed = false;
+
+  /** `connection` is the emitter whose message and frame listeners are fed; `limit` the queue length that pauses. */
+  constructor(
+    private readonly connection: EventEmitter<WebSocketEvents>,
+    private readonly core: Protocol,
+    private readonly socket: Socket,
+    private readonly limit: number,
+  ) {}
+
+  /** Items wait in the queue (nobody was reading or listening when they arrived). */
+  get hasQueued(): boolean {
+    return this.queueHead < this.queue.length;
+  }
+
+  /** Nothing more will arrive: closed, or a close frame was received. */
+  private get drained(): boolean {
+    return this.closed || this.core.closeReceived !== null;
+  }
+
+  /** Hand a received item to the oldest waiting reader, else to listeners, else queue it. */
+  deliver(item: Item): void {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) return waiter.resolve(item);
+    const event = item instanceof Message ? "message" : "frame";
+    if (this.connection.listenerCount(event) > 0) {
+      if (item instanceof Message) this.connection.emit("message", item);
+      else this.connection.emit("frame", item);
+      return;
+    }
+    this.queue.push(item);
+    if (!this.paused && this.queue.length - this.queueHead >= this.limit) {
+      // Nobody is reading: stop reading the socket so TCP pushes back on the peer.
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /**
+   * The next item. Rejects with {@link TimeoutError} after `timeout` ms (the
+   * item then goes to a later reader) and with {@link ConnectionClosedError}
+   * once nothing is left to read.
+   */
+  next(timeout: number | undefined): Promise<Item> {
+    const item = this.shift();
+    if (item !== undefined) return Promise.resolve(item);
+    if (this.drained) return rejected(closedError(this.core, this.closed));
+    return new Promise<Item>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (timeout !== undefined) {
+        const timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(new TimeoutError("RECEIVE_TIMEOUT", `nothing received within ${timeout} ms`));
+        }, timeout);
+        waiter.resolve = (item) => {
+          clearTimeout(timer);
+          resolve(item);
+        };
+        waiter.reject = (error) => {
+          clearTimeout(timer);
+          reject(error);
+        };
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /**
+   * An iterator over received items that ends quietly when the connection
+   * closes. Hand-written rather than an async generator: one promise per
+   * item instead of a chain of them.
+   */
+  iterate<T>(map: (item: Item) => T): AsyncIterableIterator<T> {
+    const end: IteratorResult<T> = { value: undefined, done: true };
+    let finished = false;
+    const iterator: AsyncIterableIterator<T> = {
+      next: (): Promise<IteratorResult<T>> => {
+        if (finished) return Promise.resolve(end);
+        try {
+          const item = this.shift();
+          if (item !== undefined) return Promise.resolve({ value: map(item), done: false });
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        if (this.drained) {
+          finished = true;
+          return Promise.resolve(end);
+        }
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          this.waiters.push({
+            resolve: (item) => {
+              try {
+                resolve({ value: map(item), done: false });
+              } catch (error) {
+                reject(error);
+              }
+            },
+            reject: (error) => {
+              if (!(error instanceof ConnectionClosedError)) return reject(error);
+              finished = true;
+              resolve(end);
+            },
+          });
+        });
+      },
+      return: (): Promise<IteratorResult<T>> => {
+        finished = true;
+        return Promise.resolve(end);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Emit queued items to listeners, in order, stopping at the first kind nobody listens to. */
+  drainToListeners(): void {
+    while (this.queueHead < this.queue.length && this.waiters.length === 0) {
+      const item = this.queue[this.queueHead]!;
+      const event = item instanceof Message ? "message" : "frame";
+      if (this.connection.listenerCount(event) === 0) return;
+      this.queue[this.queueHead++] = undefined as never;
+      if (item instanceof Message) this.connection.emit("message", item);
+      else this.connection.emit("frame", item);
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    this.resume();
+  }
+
+  /** Read the socket again if the full queue paused it. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.closed) this.socket.resume();
+  }
+
+  /** Nothing follows the peer's close frame: readers waiting for more end now. */
+  endWaiters(): void {
+    const error = closedError(this.core, this.closed);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** The connection closed: end waiting readers; later reads find only what is queued. */
+  close(): void {
+    this.closed = true;
+    this.endWaiters();
+  }
+
+  /** The oldest queued item, resuming a paused socket once the queue is half empty. */
+  private shift(): Item | undefined {
+    if (this.queueHead === this.queue.length) return undefined;
+    const item = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined as never;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    if (this.paused && this.queue.length - this.queueHead < this.limit / 2) this.resume();
+    return item;
+  }
+}
+
+/** For message delivery (`for await`): frames mean `frames()` switched delivery. */
+export function toMessage(item: Item): Message {
+  if (item instanceof Message) return item;
+  throw new UsageError("FRAME_DELIVERY", "frames are being delivered: iterate with frames()");
+}
+
+/** Items queued before frame delivery began are whole messages: one final frame each. */
+export function toFrame(item: Item): Frame {
+  if (item instanceof Frame) return item;
+  const text = item.type === "text";
+  return new Frame(item.type, text ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, text ? item.text : undefined);
+}

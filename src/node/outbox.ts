@@ -1,0 +1,92 @@
+/**
+ * The write side of a connection: frames the core has queued go to the
+ * socket once the current turn of the event loop is over, so everything
+ * sent in one turn shares one socket write and one promise.
+ */
+import type { Socket } from "node:net";
+import type { Protocol } from "../core/index.js";
+import { closedError } from "./closed-error.js";
+import { settled } from "./promises.js";
+
+/** The promise every send of one turn returns, settled by that turn's write. */
+interface Batch {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class Outbox {
+  private batch: Batch | null = null;
+  private flushQueued = false;
+  private closed = false;
+
+  constructor(private readonly core: Protocol, private readonly socket: Socket) {}
+
+  /** Flush at the end of this turn; resolves once the bytes are handed to the operating system. */
+  schedule(): Promise<void> {
+    let batch = this.batch;
+    if (batch === null) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = settled<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = this.batch = { promise, resolve, reject };
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      Outbox.pendingFlush.push(this);
+      if (Outbox.pendingFlush.length === 1) setImmediate(Outbox.flushPending);
+    }
+    return batch.promise;
+  }
+
+  /**
+   * Outboxes with output waiting. They are written once the current turn
+   * of the event loop is over (its callbacks and their promise chains), so
+   * everything a handler sends while working through one read — even one
+   * `await` per message — leaves in a single socket write.
+   */
+  private static pendingFlush: Outbox[] = [];
+  private static flushPending(this: void): void {
+    const pending = Outbox.pendingFlush;
+    Outbox.pendingFlush = [];
+    for (const outbox of pending) if (outbox.flushQueued) outbox.flush();
+  }
+
+  /** Write everything the core has queued now, in one corked burst; settle the current batch. */
+  flush(): void {
+    this.flushQueued = false;
+    const batch = this.batch;
+    this.batch = null;
+    const chunks = this.core.output();
+    if (chunks.length === 0) {
+      batch?.resolve();
+      return;
+    }
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) {
+      batch?.reject(closedError(this.core, this.closed));
+      return;
+    }
+    const done =
+      batch === null ? undefined : (error?: Error | null) => (error ? batch.reject(closedError(this.core, this.closed)) : batch.resolve());
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!, done);
+      return;
+    }
+    socket.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, done);
+    socket.uncork();
+  }
+
+  /** The connection closed: sends waiting for a write will never get one. */
+  close(error: Error): void {
+    this.closed = true;
+    this.batch?.reject(error);
+    this.batch = null;
+  }
+}

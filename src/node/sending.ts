@@ -1,0 +1,137 @@
+/**
+ * What each kind of send puts on the core: the message type, the bytes and
+ * the framing. The queue* functions throw on bad input; the caller turns
+ * that into a rejected promise.
+ */
+import { isUtf8 } from "node:buffer";
+import { CloseCode, Message, Opcode, UsageError, type Protocol } from "../core/index.js";
+import type { SendData, SendOptions, WebSocket } from "./connection.js";
+import type { Outbox } from "./outbox.js";
+
+const encoder = new TextEncoder();
+
+/** Bytes of anything `send` accepts, without copying. */
+export function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+/** Bytes of a string (as UTF-8) or of bytes as they are. */
+export function encode(payload: string | Uint8Array): Uint8Array {
+  return typeof payload === "string" ? encoder.encode(payload) : payload;
+}
+
+/** A source to stream as one message (not a {@link Message}, which iterates nothing useful here). */
+export function isAsyncIterable(value: unknown): value is AsyncIterable<string | Uint8Array> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value && !(value instanceof Message);
+}
+
+/**
+ * Queue one message for {@link WebSocket.send}: fragmented at maxFrameSize,
+ * through the extensions when `extended` (some were negotiated).
+ */
+export function queueMessage(core: Protocol, data: SendData, options: SendOptions | undefined, extended: boolean): void {
+  let type: "text" | "binary";
+  let payload: string | Uint8Array;
+  if (typeof data === "string") {
+    type = "text";
+    payload = data;
+  } else if (data instanceof Message) {
+    type = data.type;
+    payload = data.bytes;
+  } else {
+    type = "binary";
+    payload = toBytes(data);
+  }
+  if (options?.type !== undefined && options.type !== type) {
+    if (typeof payload === "string") payload = encoder.encode(payload);
+    else if (options.type === "text" && !isUtf8(payload)) {
+      throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
+    }
+    type = options.type;
+  }
+  const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+  const maxFrameSize = core.limits.maxFrameSize;
+  // A string encodes to at most 3 bytes per UTF-16 unit: only a longer one may need fragmenting.
+  const big = (typeof payload === "string" ? payload.length * 3 : payload.length) > maxFrameSize;
+  const bytesAsText = type === "text" && typeof payload !== "string";
+  // With an extension the encoded size is only known once encoded (random bytes grow a little
+  // when deflated), so the general path always splits at maxFrameSize.
+  if (big || bytesAsText || options?.compress !== undefined || extended) {
+    // The general path: extensions, per-message options, frames no larger than maxFrameSize.
+    core.sendMessage(opcode, payload, { compress: options?.compress, fragmentSize: maxFrameSize });
+  } else if (typeof payload === "string") {
+    core.sendText(payload);
+  } else {
+    core.sendBinary(payload);
+  }
+}
+
+/** Queue one message as fragments of at most `options.fragmentSize` bytes, for {@link WebSocket.sendFragmented}. */
+export function queueFragmented(
+  core: Protocol,
+  data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
+  options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
+): void {
+  let type: "text" | "binary" = typeof data === "string" ? "text" : data instanceof Message ? data.type : "binary";
+  if (options.type !== undefined) type = options.type;
+  const bytes = typeof data === "string" ? encoder.encode(data) : data instanceof Message ? data.bytes : toBytes(data);
+  // Strings and received text messages are UTF-8 already; anything else sent as text is checked.
+  const knownText = typeof data === "string" || (data instanceof Message && data.type === "text");
+  if (type === "text" && !knownText && !isUtf8(bytes)) {
+    throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
+  }
+  if (!Number.isInteger(options.fragmentSize) || options.fragmentSize < 1) {
+    throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
+  }
+  const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+  core.sendMessage(opcode, bytes, { fragmentSize: options.fragmentSize, compress: options.compress });
+}
+
+/** Queue a single frame as given, for {@link WebSocket.sendFrame}. */
+export function queueFrame(core: Protocol, opcode: number, payload: string | Uint8Array, fin: boolean): void {
+  const bytes = encode(payload);
+  const maxFrameSize = core.limits.maxFrameSize;
+  if (bytes.length > maxFrameSize) {
+    throw new UsageError("FRAME_TOO_BIG", `frame of ${bytes.length} bytes is over maxFrameSize ${maxFrameSize}`);
+  }
+  core.sendFrame(opcode, bytes, fin);
+}
+
+/**
+ * Send the pieces of `source` as the fragments of one message, each written
+ * before the next is read. If the source fails once a fragment is out, the
+ * message can never be finished and `connection` is closed.
+ */
+export async function streamMessage(
+  core: Protocol,
+  outbox: Outbox,
+  connection: Pick<WebSocket, "close">,
+  source: AsyncIterable<string | Uint8Array>,
+): Promise<void> {
+  let type: "text" | "binary" | null = null;
+  let started = false;
+  let held: Uint8Array | null = null;
+  const write = (chunk: Uint8Array, fin: boolean): Promise<void> => {
+    const opcode = started ? Opcode.CONTINUATION : type === "text" ? Opcode.TEXT : Opcode.BINARY;
+    started = true;
+    core.sendFrame(opcode, chunk, fin);
+    return outbox.schedule();
+  };
+  try {
+    for await (const piece of source) {
+      const pieceType = typeof piece === "string" ? "text" : "binary";
+      if (type === null) type = pieceType;
+      else if (pieceType !== type) throw new UsageError("MIXED_STREAM", "a streamed message mixes strings and bytes");
+      // Hold one piece back so that the last one carries fin.
+      if (held !== null) await write(held, false);
+      held = typeof piece === "string" ? encoder.encode(piece) : toBytes(piece);
+    }
+  } catch (error) {
+    // Half a message is on the wire and cannot be finished: the connection is unusable.
+    if (started) void connection.close(CloseCode.INTERNAL_ERROR, "message stream failed");
+    throw error;
+  }
+  await write(held ?? new Uint8Array(0), true);
+}
