@@ -92,8 +92,13 @@ export function writeFrameHeader(
 export interface FrameSink {
   /** A header was read and passed the structural checks. */
   onFrameHeader(fin: boolean, rsv: number, opcode: number, length: number): void;
-  /** The next piece of the current frame's payload, already unmasked; a view of the input. */
-  onFramePayload(data: Uint8Array): void;
+  /**
+   * The next piece of the current frame's payload, a view of the input:
+   * already unmasked, unless the parser was made with `unmask: false`, in
+   * which case `maskKey` and `maskPhase` say how to unmask it (a sink that
+   * copies the bytes anyway can unmask while copying, in one pass).
+   */
+  onFramePayload(data: Uint8Array, maskKey: Uint8Array | null, maskPhase: number): void;
   /** The current frame's payload is complete (also called for empty payloads). */
   onFrameEnd(): void;
   /** The input broke a frame-level rule; the parser stops for good. */
@@ -108,6 +113,8 @@ export interface FrameParserOptions {
   maxFrameSize: number;
   /** RSV bits a negotiated extension may use ({@link Rsv} values); others are errors. */
   allowedRsv?: number;
+  /** Unmask payloads in place before handing them on (default true); false leaves it to the sink. */
+  unmask?: boolean;
 }
 
 const enum State {
@@ -136,6 +143,7 @@ export class FrameParser {
   private maskKey: Uint8Array | null = null;
   private maskPhase = 0;
   private stopped = false;
+  private readonly unmask: boolean;
 
   constructor(
     options: FrameParserOptions,
@@ -144,6 +152,7 @@ export class FrameParser {
     this.requireMask = options.role === "server";
     this.maxFrameSize = options.maxFrameSize;
     this.allowedRsv = options.allowedRsv ?? 0;
+    this.unmask = options.unmask ?? true;
   }
 
   /** True once an error was reported or {@link stop} was called. */
@@ -165,13 +174,16 @@ export class FrameParser {
         const take = Math.min(this.remaining, n - pos);
         // A plain view: cheaper than subarray() on subclasses such as Node's Buffer.
         const view = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, take);
+        let key: Uint8Array | null = null;
+        const phase = this.maskPhase;
         if (this.masked) {
-          unmaskInPlace(view, this.maskKey!, this.maskPhase);
-          this.maskPhase = (this.maskPhase + take) & 3;
+          if (this.unmask) unmaskInPlace(view, this.maskKey!, phase);
+          else key = this.maskKey;
+          this.maskPhase = (phase + take) & 3;
         }
         pos += take;
         this.remaining -= take;
-        this.sink.onFramePayload(view);
+        this.sink.onFramePayload(view, key, phase);
         if (this.remaining === 0 && !this.stopped) this.endFrame();
         continue;
       }

@@ -9,7 +9,7 @@ import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./e
 import type { Extension } from "./extension.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
-import { MaskKeyPool, sharedMaskKeys, type RandomSource } from "./mask.js";
+import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
@@ -141,7 +141,8 @@ export class Protocol implements FrameSink {
       if ((allowedRsv & extension.rsv) !== 0) throw new UsageError("EXTENSION_CONFLICT", `${extension.name} claims RSV bits already in use`);
       allowedRsv |= extension.rsv;
     }
-    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv }, this);
+    // The protocol unmasks itself: pieces it copies into a message are unmasked while copied.
+    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv, unmask: false }, this);
   }
 
   // ---- state ----
@@ -269,9 +270,20 @@ export class Protocol implements FrameSink {
   }
 
   /** @internal */
-  onFramePayload(view: Uint8Array): void {
+  onFramePayload(view: Uint8Array, key: Uint8Array | null, phase: number): void {
     const whole = this.frameReceived === 0 && view.length === this.frameLength;
     this.frameReceived += view.length;
+    // Copied into a growing message: unmask during the copy and check UTF-8 on the copy.
+    const unit = this.messageDelivery === "frames" || (this.frameFin && this.fragments === 1);
+    if (key !== null && !isControlOpcode(this.frameOpcode) && this.messageDelivery !== "chunks" && !(whole && unit)) {
+      const start = this.dataLength;
+      this.appendData(view, key, phase);
+      if (this.messageType === "text" && this.messageRsv === 0 && !this.utf8!.push(this.data!.subarray(start, this.dataLength))) {
+        this.fail(new ProtocolError("INVALID_UTF8"));
+      }
+      return;
+    }
+    if (key !== null) unmaskInPlace(view, key, phase);
     if (isControlOpcode(this.frameOpcode)) {
       if (whole) {
         this.control = view;
@@ -297,17 +309,17 @@ export class Protocol implements FrameSink {
       return;
     }
     // Zero copy when a frame that is a whole unit of delivery arrived in one piece.
-    const unit = this.messageDelivery === "frames" || (this.frameFin && this.fragments === 1);
     if (whole && unit) {
       this.data = view;
       this.dataLength = view.length;
       this.dataOwned = false;
       return;
     }
-    this.appendData(view);
+    this.appendData(view, null, 0);
   }
 
-  private appendData(view: Uint8Array): void {
+  /** Copy a piece onto the message being collected, unmasking it on the way when `key` is given. */
+  private appendData(view: Uint8Array, key: Uint8Array | null, phase: number): void {
     const need = this.dataLength + view.length;
     if (!this.dataOwned || this.data === null || this.data.length < need) {
       // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
@@ -320,7 +332,8 @@ export class Protocol implements FrameSink {
       this.data = grown;
       this.dataOwned = true;
     }
-    this.data.set(view, this.dataLength);
+    if (key === null) this.data.set(view, this.dataLength);
+    else applyMask(view, 0, this.data, this.dataLength, view.length, key, phase);
     this.dataLength = need;
   }
 

@@ -463,3 +463,28 @@ describe("FrameParser: any chunking gives the same result", () => {
     assert.deepEqual(normalise(calls), expected);
   });
 });
+
+test("unmask: false hands masked pieces with their key and phase, for a sink that unmasks while copying", async () => {
+  const { FrameParser } = await import("../../src/core/frame.js");
+  const { applyMask } = await import("../../src/core/mask.js");
+  const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  const payload = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
+  const wire = frameBytes(Opcode.BINARY, payload, { key });
+  const out = new Uint8Array(payload.length);
+  let at = 0;
+  const parser = new FrameParser(
+    { role: "server", maxFrameSize: 1 << 20, unmask: false },
+    {
+      onFrameHeader() {},
+      onFramePayload(piece, pieceKey, phase) {
+        assert.ok(pieceKey !== null);
+        applyMask(piece, 0, out, at, piece.length, pieceKey, phase);
+        at += piece.length;
+      },
+      onFrameEnd() {},
+      onFrameError: (error) => assert.fail(error),
+    },
+  );
+  for (let i = 0; i < wire.length; i += 77) parser.push(wire.slice(i, i + 77));
+  assert.deepEqual(out, payload);
+});
