@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { formatExtensions, parseExtensions } from "../../src/core/http.js";
 import { permessageDeflate, type DeflateOptions, type PerMessageDeflate } from "../../src/deflate/index.js";
+import { rng } from "../helpers/bytes.js";
 
 export interface Pair {
   client: PerMessageDeflate;
@@ -34,15 +35,8 @@ export function utf8(text: string): Uint8Array {
 
 /** JSON-like text of about `size` bytes, compressible like real API traffic. */
 export function jsonLike(size: number, seed = 1): Uint8Array {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const r = rng(seed);
+  const next = (): number => r.int(0x100000000);
   const names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
   let text = "[";
   for (let i = 0; text.length < size; i++) {
