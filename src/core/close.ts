@@ -3,7 +3,7 @@
  * code followed by an optional UTF-8 reason, at most 125 bytes in all.
  */
 import { CloseCode, ProtocolError, UsageError } from "./errors.js";
-import { Utf8Validator } from "./utf8.js";
+import { isValidUtf8 } from "./utf8.js";
 
 /** Maximum bytes of a close reason: 125 payload bytes minus the 2-byte code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
@@ -43,8 +43,7 @@ export function parseClosePayload(payload: Uint8Array): CloseFrame {
   if (!isValidCloseCode(code)) throw new ProtocolError("INVALID_CLOSE_CODE", String(code));
   const reasonBytes = payload.subarray(2);
   if (reasonBytes.length === 0) return new CloseFrame(code, "");
-  const validator = new Utf8Validator();
-  if (!validator.push(reasonBytes) || !validator.finish()) throw new ProtocolError("INVALID_CLOSE_REASON");
+  if (!isValidUtf8(reasonBytes)) throw new ProtocolError("INVALID_CLOSE_REASON");
   return new CloseFrame(code, decoder.decode(reasonBytes));
 }
 
