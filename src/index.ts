@@ -9,6 +9,7 @@ export * from "./node/index.js";
 export {
   CloseCode,
   CloseFrame,
+  BackpressureError,
   ConnectionClosedError,
   DEFAULT_LIMITS,
   Frame,

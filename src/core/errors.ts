@@ -117,3 +117,16 @@ export class UsageError extends WebSocketError {
     super(code, message);
   }
 }
+
+/**
+ * A message was not sent because the connection already had more bytes
+ * waiting than its limit allows (the "drop" backpressure policy).
+ */
+export class BackpressureError extends WebSocketError {
+  /** Bytes that were waiting when the message was refused. */
+  readonly buffered: number;
+  constructor(buffered: number, limit: number) {
+    super("SEND_DROPPED", `message dropped: ${buffered} bytes already buffered (maxBackpressure ${limit})`);
+    this.buffered = buffered;
+  }
+}

@@ -27,6 +27,13 @@ export interface Extension {
    * small to be worth it, or switched off for this message).
    */
   encode(payload: Uint8Array, options: { compress?: boolean }): Uint8Array | null;
+  /**
+   * When {@link encode} is a pure function of the payload (no state carried
+   * from one message to the next), a key naming its settings: connections
+   * whose extensions have equal keys encode a message to the same bytes, so
+   * a broadcast encodes it once. Null or absent when output depends on history.
+   */
+  readonly sharedEncoding?: string | null;
   /** Release what the extension holds (zlib contexts...) when the connection ends. */
   dispose(): void;
 }

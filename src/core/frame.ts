@@ -123,6 +123,22 @@ const enum State {
 }
 
 /**
+ * One whole unmasked frame (as a server sends it) in a new buffer: for a
+ * message encoded once and written to many connections.
+ */
+export function encodeFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options: { fin?: boolean; rsv?: number; allocate?: (size: number) => Uint8Array } = {},
+): Uint8Array {
+  const size = headerSize(payload.length, false);
+  const frame = (options.allocate ?? ((n: number) => new Uint8Array(n)))(size + payload.length);
+  writeFrameHeader(frame, 0, options.fin ?? true, options.rsv ?? 0, opcode, payload.length);
+  frame.set(payload, size);
+  return frame;
+}
+
+/**
  * Incremental frame parser. It gives the same sink calls for every split of
  * the same bytes, down to one byte at a time; payload bytes are handed on as
  * they arrive, so memory does not grow with frame size. The input is

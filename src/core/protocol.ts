@@ -7,7 +7,7 @@
 import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
 import type { Extension } from "./extension.js";
-import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, type FrameSink } from "./frame.js";
+import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
@@ -116,6 +116,8 @@ export class Protocol implements FrameSink {
   private controlLength = 0;
   // Sending side of a fragmented message.
   private sendingFragmented = false;
+  /** Pre-encoded messages that arrived while a fragmented message was being sent: they follow its last frame. */
+  private deferredEncoded: Uint8Array[] | null = null;
   private readonly extensions: readonly Extension[];
 
   private sentClose: CloseFrame | null = null;
@@ -509,6 +511,59 @@ export class Protocol implements FrameSink {
     this.sendingFragmented = !fin;
     if (typeof payload === "string") this.writer.text(fin, 0, opcode, payload);
     else this.writer.frame(fin, 0, opcode, payload);
+    if (fin && this.deferredEncoded !== null) {
+      for (const frames of this.deferredEncoded) this.writer.encoded(frames);
+      this.deferredEncoded = null;
+    }
+  }
+
+  /**
+   * A key shared by every protocol that would encode a given message to the
+   * same bytes (server role, extensions without per-message state), or null
+   * when this connection's output must be encoded for it alone. Use with
+   * {@link encodeMessage} and {@link sendEncoded} to encode a broadcast once.
+   */
+  get encodingKey(): string | null {
+    if (this.role !== "server") return null;
+    let key = "";
+    for (const extension of this.extensions) {
+      const shared = extension.sharedEncoding;
+      if (shared === undefined || shared === null) return null;
+      key += `${shared};`;
+    }
+    return key;
+  }
+
+  /**
+   * Encode a whole message as one unmasked frame, through the extensions as
+   * {@link sendMessage} would, without queueing it: the bytes can be given
+   * to {@link sendEncoded} of every protocol with the same {@link encodingKey}.
+   */
+  encodeMessage(opcode: number, payload: Uint8Array, options: { compress?: boolean } = {}): Uint8Array {
+    if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
+      throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
+    }
+    let bytes = payload;
+    let rsv = 0;
+    for (const extension of this.extensions) {
+      const encoded = extension.encode(bytes, options);
+      if (encoded !== null) {
+        bytes = encoded;
+        rsv |= extension.rsv;
+      }
+    }
+    return encodeFrame(opcode, bytes, { rsv, allocate: this.allocate });
+  }
+
+  /**
+   * Queue a message already encoded as whole frames (see
+   * {@link encodeMessage}); the bytes are not changed. While a fragmented
+   * message is being sent, it follows that message's last frame.
+   */
+  sendEncoded(frames: Uint8Array): void {
+    this.checkCanSend();
+    if (this.sendingFragmented) (this.deferredEncoded ??= []).push(frames);
+    else this.writer.encoded(frames);
   }
 
   /** Queue a ping (payload at most 125 bytes). */

@@ -130,6 +130,22 @@ export class FrameWriter {
     this.queued += end - at;
   }
 
+  /**
+   * Queue bytes that are already whole frames (a message encoded once for
+   * many connections). Small ones are copied so that they join this
+   * writer's contiguous output; large ones are referenced, never changed.
+   */
+  encoded(frames: Uint8Array): void {
+    const length = frames.length;
+    this.queued += length;
+    if (length <= COPY_LIMIT) {
+      const at = this.claim(length);
+      this.slab.buffer.set(frames, at);
+    } else {
+      this.push(frames);
+    }
+  }
+
   /** Queue a close frame (convenience for the protocol). */
   close(payload: Uint8Array): void {
     this.frame(true, 0, Opcode.CLOSE, payload);

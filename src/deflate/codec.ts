@@ -154,6 +154,12 @@ export class PerMessageDeflate implements Extension {
     this.settings = Object.freeze({ ...settings });
   }
 
+  /** Without context takeover every message is compressed alone: equal settings give equal bytes. */
+  get sharedEncoding(): string | null {
+    const s = this.settings;
+    return s.deflateNoContextTakeover ? `permessage-deflate:${s.deflateWindowBits}:${s.level}:${s.memLevel}:${s.threshold}` : null;
+  }
+
   /** How many zlib contexts this connection holds now (0, 1 or 2). */
   get zlibContexts(): number {
     return (this.#deflater?.open ? 1 : 0) + (this.#inflater?.open ? 1 : 0);

@@ -8,6 +8,7 @@ import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import {
+  BackpressureError,
   CloseCode,
   Frame,
   Message,
@@ -22,15 +23,18 @@ import {
   type ProtocolEvent,
   type Role,
 } from "../core/index.js";
+import { resolveBackpressure, type Backpressure, type BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Inbox, toFrame, toMessage } from "./inbox.js";
 import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
-import { rejected } from "./promises.js";
+import { rejected, settled } from "./promises.js";
 import { SendOrder } from "./send-order.js";
 import { encode, isAsyncIterable, queueFragmented, queueFrame, queueMessage, streamMessage } from "./sending.js";
 import { nodeSlab } from "./slab.js";
+import { Counters, type ConnectionStats } from "./stats.js";
+import type { Topics } from "./topics.js";
 
 /** Data `send` accepts. Strings go as text, bytes as binary, a {@link Message} keeps its type. */
 export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView | Message;
@@ -55,7 +59,7 @@ export interface CloseInfo {
 }
 
 /** Options shared by client and server connections. */
-export interface ConnectionOptions extends Partial<Limits> {
+export interface ConnectionOptions extends Partial<Limits>, BackpressureOptions {
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
   /** Answer close frames automatically (default true). */
@@ -93,6 +97,15 @@ export interface WebSocketEvents {
   newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
 
+/** @internal What a server provides to the connections it accepted. */
+export interface ConnectionOwner {
+  readonly topics: Topics;
+  /** The connection is gone (called once, after its `closed` settles). */
+  connectionClosed(ws: WebSocket, info: CloseInfo): void;
+  /** A message was dropped or the connection closed because it was over its `maxBackpressure`. */
+  overLimit(ws: WebSocket, action: "dropped" | "closed"): void;
+}
+
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 const DEFAULT_RECEIVE_QUEUE = 64;
 const EMPTY = new Uint8Array(0);
@@ -126,14 +139,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * connection's lifetime: the handler receives the whole request.
    */
   readonly handshakeHeaders: Readonly<Record<string, string>>;
-  /** @internal The server's set of open connections, left when this one closes. */
-  registry: Set<WebSocket> | null = null;
+  /** @internal The server that accepted this connection (null for a client). */
+  owner: ConnectionOwner | null = null;
 
   private readonly core: Protocol;
   private readonly socket: Socket;
   private readonly closeTimeout: number;
   private readonly inbox: Inbox;
   private readonly outbox: Outbox;
+  private readonly counters = new Counters();
+  private readonly backpressure: Backpressure;
+  /** Sends waiting for the buffer to drain below the limit (the "wait" policy), resolved by {@link checkRoom}. */
+  private room: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | null = null;
+  /** Topics this connection subscribes to (server connections only). */
+  private subscriptions: Set<string> | null = null;
   /** Created on first use: most connections never ping or stream. */
   private pings: Pings | null = null;
   private sendOrder: SendOrder | null = null;
@@ -167,7 +186,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       slab: nodeSlab(),
     });
     this.inbox = new Inbox(this, this.core, socket, options.receiveQueue ?? DEFAULT_RECEIVE_QUEUE);
-    this.outbox = new Outbox(this.core, socket);
+    this.outbox = new Outbox(this.core, socket, this.counters);
+    this.backpressure = backpressureOf(options);
     socket.setNoDelay(true);
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
@@ -201,7 +221,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     (this as OwnedSocket)[OWNER].onSocketError(error);
   }
   private static onSocketDrain(this: Socket): void {
-    (this as OwnedSocket)[OWNER].emit("drain");
+    const connection = (this as OwnedSocket)[OWNER];
+    if (connection.room !== null) connection.checkRoom();
+    connection.emit("drain");
   }
   /** Items that arrived before the first listener was added are handed to it, not stranded in the queue. */
   private static onNewListener(this: WebSocket, event: string | symbol): void {
@@ -281,6 +303,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.socket.remoteAddress;
   }
 
+  /** Traffic counters since the connection opened (live; read, do not change). */
+  get stats(): Readonly<ConnectionStats> {
+    return this.counters;
+  }
+
+  /** Bytes that may wait for the socket before the backpressure policy applies. */
+  get maxBackpressure(): number {
+    return this.backpressure.limit;
+  }
+
   // ---- receiving ----
 
   /**
@@ -327,9 +359,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   private onData(chunk: Uint8Array): void {
+    this.counters.bytesIn += chunk.length;
     if (this.head !== null) {
       const head = this.head;
       this.head = null;
+      this.counters.bytesIn += head.length;
       this.core.receive(head);
     }
     this.core.receive(chunk);
@@ -344,9 +378,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       switch (event.type) {
         case "text":
         case "binary":
+          this.counters.messagesIn++;
           this.inbox.deliver(event);
           break;
         case "frame":
+          if (event.frame.fin) this.counters.messagesIn++;
           this.inbox.deliver(event.frame);
           break;
         case "ping":
@@ -391,17 +427,171 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (isAsyncIterable(data)) {
       return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.outbox, this, data));
     }
-    if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendNow(data, options));
+    if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
+    if (this.bufferedAmount >= this.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
   }
 
   private sendNow(data: SendData, options: SendOptions | undefined): Promise<void> {
     try {
       queueMessage(this.core, data, options, this.extensions !== "");
+      this.counters.messagesOut++;
       return this.outbox.schedule();
     } catch (error) {
       return rejected(error as Error);
     }
+  }
+
+  /** A send whose turn came in the send order: the limit is checked now, not when it was called. */
+  private sendInTurn(data: SendData, options: SendOptions | undefined): Promise<void> {
+    if (this.bufferedAmount < this.backpressure.limit) return this.sendNow(data, options);
+    return this.overLimitInOrder(() => this.sendNow(data, options));
+  }
+
+  /** A send past `maxBackpressure`, outside the send order: the policy decides. */
+  private sendOverLimit(send: () => Promise<void>): Promise<void> {
+    if (this.backpressure.policy !== "wait") return this.refuseOverLimit();
+    // Waiting sends keep their order, and later sends queue behind them.
+    return (this.sendOrder ??= new SendOrder()).after(() => this.overLimitInOrder(send));
+  }
+
+  /** Inside the send order and past the limit. */
+  private overLimitInOrder(send: () => Promise<void>): Promise<void> {
+    if (this.backpressure.policy !== "wait") return this.refuseOverLimit();
+    return this.waitForRoom().then(send);
+  }
+
+  /** The "drop" or "close" policy for a message past the limit. */
+  private refuseOverLimit(): Promise<never> {
+    const buffered = this.bufferedAmount;
+    if (this.backpressure.policy === "close") {
+      this.closeSlowConsumer();
+      return rejected(closedError(this.core, this.info !== null));
+    }
+    this.counters.dropped++;
+    this.owner?.overLimit(this, "dropped");
+    return rejected(new BackpressureError(buffered, this.backpressure.limit));
+  }
+
+  private closeSlowConsumer(): void {
+    if (this.core.closeSent !== null || this.info !== null) return;
+    this.owner?.overLimit(this, "closed");
+    void this.close(this.backpressure.closeCode, "slow consumer: too much data buffered");
+  }
+
+  /** Resolves once the bytes waiting for the socket are under the limit; rejects when the connection closes. */
+  private waitForRoom(): Promise<void> {
+    if (this.info !== null) return rejected(closedError(this.core, true));
+    if (this.bufferedAmount < this.backpressure.limit) return Promise.resolve();
+    if (this.room === null) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = settled<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.room = { promise, resolve, reject };
+      this.outbox.afterWrite = this.checkRoomAfterWrite;
+    }
+    return this.room.promise;
+  }
+
+  private readonly checkRoomAfterWrite = (): void => this.checkRoom();
+
+  /** Wake waiting sends if the buffer is under the limit again (after a write or a drain). */
+  private checkRoom(): void {
+    const room = this.room;
+    if (room === null || this.bufferedAmount >= this.backpressure.limit) return;
+    this.room = null;
+    this.outbox.afterWrite = null;
+    room.resolve();
+  }
+
+  /**
+   * @internal A published message for this connection: pre-encoded `frames`
+   * (shared with other subscribers), or null to encode `payload` here.
+   * Returns whether it was queued; past the limit it is dropped (or, with
+   * the "close" policy, the connection is closed), since publish cannot wait.
+   */
+  deliverPublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
+    if (this.info !== null || this.core.closeSent !== null) return false;
+    if (this.bufferedAmount >= this.backpressure.limit) {
+      if (this.backpressure.policy === "close") {
+        this.closeSlowConsumer();
+      } else {
+        this.counters.dropped++;
+        this.owner?.overLimit(this, "dropped");
+      }
+      return false;
+    }
+    try {
+      if (frames !== null) this.core.sendEncoded(frames);
+      else this.core.sendMessage(opcode, payload, { compress, fragmentSize: this.core.limits.maxFrameSize });
+    } catch {
+      return false; // closing meanwhile; nothing was queued
+    }
+    this.counters.messagesOut++;
+    this.outbox.touch();
+    return true;
+  }
+
+  /** @internal How this connection encodes a message (see `Protocol.encodingKey`). */
+  get encodingKey(): string | null {
+    return this.core.encodingKey;
+  }
+
+  /** @internal Encode a message for every connection with the same {@link encodingKey}. */
+  encodeMessage(opcode: number, payload: Uint8Array, compress: boolean | undefined): Uint8Array {
+    return this.core.encodeMessage(opcode, payload, { compress });
+  }
+
+  // ---- topics ----
+
+  /**
+   * Receive what the server publishes to `topic` (see
+   * `WebSocketServer.publish`). Returns false if already subscribed or
+   * closed. Subscriptions end when the connection closes.
+   *
+   * @example
+   * ```ts
+   * const server = await serve({ port: 0, host: "127.0.0.1" }, (ws) => ws.subscribe("news"));
+   * const client = await connect(`ws://127.0.0.1:${server.port}`);
+   * await new Promise((resolve) => setTimeout(resolve, 20)); // the handler has run
+   * server.publish("news", "hello");
+   * console.log((await client.receive()).text); // "hello"
+   * await client.close();
+   * await server.close();
+   * ```
+   */
+  subscribe(topic: string): boolean {
+    const topics = this.topicsOrThrow();
+    if (this.info !== null) return false;
+    if (!topics.add(topic, this)) return false;
+    (this.subscriptions ??= new Set()).add(topic);
+    return true;
+  }
+
+  /** Stop receiving `topic`; false if not subscribed. */
+  unsubscribe(topic: string): boolean {
+    const topics = this.topicsOrThrow();
+    if (this.subscriptions?.delete(topic) !== true) return false;
+    topics.remove(topic, this);
+    return true;
+  }
+
+  /** Whether this connection subscribes to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.subscriptions?.has(topic) === true;
+  }
+
+  /** The topics this connection subscribes to. */
+  get topics(): string[] {
+    return this.subscriptions === null ? [] : [...this.subscriptions];
+  }
+
+  private topicsOrThrow(): Topics {
+    if (this.owner === null) throw new UsageError("NOT_ON_SERVER", "topics exist only on connections a server accepted");
+    return this.owner.topics;
   }
 
   /**
@@ -415,12 +605,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const run = (): Promise<void> => {
       try {
         queueFragmented(this.core, data, options);
+        this.counters.messagesOut++;
         return this.outbox.schedule();
       } catch (error) {
         return rejected(error as Error);
       }
     };
-    return this.sendOrder?.busy ? this.sendOrder.after(run) : run();
+    if (this.sendOrder?.busy) {
+      return this.sendOrder.after(() => (this.bufferedAmount < this.backpressure.limit ? run() : this.overLimitInOrder(run)));
+    }
+    return this.bufferedAmount < this.backpressure.limit ? run() : this.sendOverLimit(run);
   }
 
   /**
@@ -431,6 +625,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   sendFrame(opcode: number, payload: string | Uint8Array, fin = true): Promise<void> {
     try {
       queueFrame(this.core, opcode, payload, fin);
+      if (fin && opcode < Opcode.CLOSE) this.counters.messagesOut++;
       return this.outbox.schedule();
     } catch (error) {
       return rejected(error as Error);
@@ -538,10 +733,29 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.inbox.close();
     this.pings?.rejectAll(error);
     this.outbox.close(error);
+    if (this.room !== null) {
+      this.room.reject(error);
+      this.room = null;
+    }
+    if (this.subscriptions !== null && this.owner !== null) {
+      for (const topic of this.subscriptions) this.owner.topics.remove(topic, this);
+      this.subscriptions = null;
+    }
     this.resolveClosed?.(info);
-    this.registry?.delete(this);
+    this.owner?.connectionClosed(this, info);
     this.emit("close", info);
   }
+}
+
+/** Options objects are shared by every connection of a server: resolve each once. */
+const resolvedBackpressure = new WeakMap<ConnectionOptions, Backpressure>();
+function backpressureOf(options: ConnectionOptions): Backpressure {
+  let resolved = resolvedBackpressure.get(options);
+  if (resolved === undefined) {
+    resolved = resolveBackpressure(options);
+    resolvedBackpressure.set(options, resolved);
+  }
+  return resolved;
 }
 
 const OWNER = Symbol("wsx.connection");

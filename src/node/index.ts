@@ -18,3 +18,8 @@ export {
   type ServerRequest,
   type WebSocketServerEvents,
 } from "./server.js";
+export { type PublishOptions } from "./server.js";
+export { type AdapterHub, type PubSubAdapter } from "./adapter.js";
+export { DEFAULT_MAX_BACKPRESSURE, type BackpressureOptions, type BackpressurePolicy } from "./backpressure.js";
+export { type ConnectionStats, type ServerStats } from "./stats.js";
+export { type Logger } from "./logger.js";

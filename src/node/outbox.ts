@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import type { Protocol } from "../core/index.js";
 import { closedError } from "./closed-error.js";
 import { settled } from "./promises.js";
+import type { Counters } from "./stats.js";
 
 /** The promise every send of one turn returns, settled by that turn's write. */
 interface Batch {
@@ -20,7 +21,14 @@ export class Outbox {
   private flushQueued = false;
   private closed = false;
 
-  constructor(private readonly core: Protocol, private readonly socket: Socket) {}
+  /** Called after each write completes while set: the connection is waiting for room under its limit. */
+  afterWrite: (() => void) | null = null;
+
+  constructor(
+    private readonly core: Protocol,
+    private readonly socket: Socket,
+    private readonly stats: Counters,
+  ) {}
 
   /** Flush at the end of this turn; resolves once the bytes are handed to the operating system. */
   schedule(): Promise<void> {
@@ -34,12 +42,16 @@ export class Outbox {
       });
       batch = this.batch = { promise, resolve, reject };
     }
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      Outbox.pendingFlush.push(this);
-      if (Outbox.pendingFlush.length === 1) setImmediate(Outbox.flushPending);
-    }
+    this.touch();
     return batch.promise;
+  }
+
+  /** Flush at the end of this turn, with no promise for the caller (a publish). */
+  touch(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    Outbox.pendingFlush.push(this);
+    if (Outbox.pendingFlush.length === 1) setImmediate(Outbox.flushPending);
   }
 
   /**
@@ -60,6 +72,7 @@ export class Outbox {
     this.flushQueued = false;
     const batch = this.batch;
     this.batch = null;
+    this.stats.bytesOut += this.core.outputBytes;
     const chunks = this.core.output();
     if (chunks.length === 0) {
       batch?.resolve();
@@ -70,8 +83,15 @@ export class Outbox {
       batch?.reject(closedError(this.core, this.closed));
       return;
     }
+    const afterWrite = this.afterWrite;
     const done =
-      batch === null ? undefined : (error?: Error | null) => (error ? batch.reject(closedError(this.core, this.closed)) : batch.resolve());
+      batch === null
+        ? afterWrite ?? undefined
+        : (error?: Error | null) => {
+            if (error) batch.reject(closedError(this.core, this.closed));
+            else batch.resolve();
+            afterWrite?.();
+          };
     if (chunks.length === 1) {
       socket.write(chunks[0]!, done);
       return;

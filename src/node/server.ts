@@ -11,9 +11,13 @@ import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from
 import {
   CloseCode,
   HandshakeError,
+  Message,
+  Opcode,
+  UsageError,
   HttpHeadParser,
   buildAcceptResponse,
   buildRejectResponse,
+  encodeFrame,
   formatExtensions,
   parseUpgradeRequest,
   resolveLimits,
@@ -23,9 +27,15 @@ import {
   type Limits,
   type UpgradeRequest,
 } from "../core/index.js";
-import { WebSocket, type ConnectionOptions } from "./connection.js";
+import { isUtf8 } from "node:buffer";
+import type { AdapterHub, PubSubAdapter } from "./adapter.js";
+import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
+import type { Logger } from "./logger.js";
+import { encode, toBytes } from "./sending.js";
 import { nativeSha1 } from "./sha1.js";
+import { Counters, type ServerStats } from "./stats.js";
+import { Topics } from "./topics.js";
 
 /** The upgrade request as the application's hooks and handler see it. */
 export interface ServerRequest extends UpgradeRequest {
@@ -71,6 +81,20 @@ export interface ServerOptions extends ConnectionOptions {
   handshakeTimeout?: number;
   /** Accept permessage-deflate when clients offer it: true for the defaults, or its options (default: off). */
   compression?: CompressionOption;
+  /** Share topics with other servers (e.g. `redisAdapter()` from `wsx/redis`): a publish on any of them reaches every subscriber. */
+  adapter?: PubSubAdapter;
+  /** Report connections, refusals, slow consumers and errors here (pino, bunyan, console...). Nothing is logged by default. */
+  logger?: Logger;
+}
+
+/** Options of {@link WebSocketServer.publish}. */
+export interface PublishOptions {
+  /** Send bytes as text (checked to be UTF-8) or a string as binary; by default strings are text, bytes binary. */
+  type?: "text" | "binary";
+  /** With compression negotiated: false sends uncompressed (default: compress above the threshold). */
+  compress?: boolean;
+  /** A connection not to send to (usually the publisher's own). */
+  exclude?: WebSocket | null;
 }
 
 /** Called for each accepted connection. A rejection closes the connection with 1011. */
@@ -142,7 +166,7 @@ class Request implements ServerRequest {
  * await server.close();
  * ```
  */
-export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> implements ConnectionOwner {
   /** Open connections. */
   readonly clients = new Set<WebSocket>();
   readonly options: ServerOptions;
@@ -153,6 +177,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private closing = false;
   /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
   private readonly handshakes = new Map<Socket, Handshake>();
+  /** @internal Topic subscriptions of this server's connections. */
+  readonly topics = new Topics();
+  private readonly adapter: PubSubAdapter | null;
+  private readonly logger: Logger | null;
+  /** Counters of connections that have closed; live ones are added when stats are read. */
+  private readonly closedTotals = new Counters();
+  private readonly closedByCode: Record<number, number> = {};
+  private acceptedCount = 0;
+  private rejectedCount = 0;
+  private publishedCount = 0;
 
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
@@ -160,6 +194,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.limits = resolveLimits(options);
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
+    this.logger = options.logger ?? null;
+    this.adapter = options.adapter ?? null;
+    if (this.adapter !== null) {
+      this.topics.listener = this.adapter;
+      const hub: AdapterHub = {
+        deliverLocal: (topic, payload, binary) => {
+          this.publishedCount++;
+          this.publishLocal(topic, payload, binary ? Opcode.BINARY : Opcode.TEXT, undefined, null);
+        },
+        localTopics: () => this.topics.names(),
+      };
+      this.adapter.attach(hub);
+    }
   }
 
   /** Start listening on `options.port` (standalone mode). */
@@ -332,7 +379,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Track an accepted connection and run the application's handler on it. */
   private adopt(ws: WebSocket, request: ServerRequest): void {
     this.clients.add(ws);
-    ws.registry = this.clients;
+    ws.owner = this;
+    this.acceptedCount++;
+    this.logger?.debug?.({ remoteAddress: request.remoteAddress, path: request.path, protocol: ws.protocol }, "websocket connection accepted");
     this.emit("connection", ws, request);
     if (this.handler === undefined) return;
     try {
@@ -349,7 +398,129 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   private reportError(error: Error): void {
+    this.logger?.error?.({ err: error }, "websocket server error");
     if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  // ---- pub/sub ----
+
+  /**
+   * Send a message to every subscriber of `topic` (see
+   * {@link WebSocket.subscribe}), and through the adapter to subscribers on
+   * other servers. The frame is encoded once for all subscribers that share
+   * encoding parameters (compressed once when they negotiated compression
+   * without context takeover) and each subscriber's bytes leave in its next
+   * batched write. A subscriber past its `maxBackpressure` misses the
+   * message (or is closed, with the "close" policy). Returns the number of
+   * local subscribers it was queued for.
+   *
+   * @example
+   * ```ts
+   * const server = await serve({ port: 0, host: "127.0.0.1" }, (ws) => {
+   *   ws.subscribe("chat");
+   *   ws.on("message", (message) => server.publish("chat", message, { exclude: ws }));
+   * });
+   * await server.close();
+   * ```
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message, options: PublishOptions = {}): number {
+    let type: "text" | "binary";
+    let payload: Uint8Array;
+    if (typeof data === "string") {
+      type = "text";
+      payload = encode(data);
+    } else if (data instanceof Message) {
+      type = data.type;
+      payload = data.bytes;
+    } else {
+      type = "binary";
+      payload = toBytes(data);
+    }
+    if (options.type !== undefined && options.type !== type) {
+      if (options.type === "text" && !isUtf8(payload)) throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
+      type = options.type;
+    }
+    this.publishedCount++;
+    const delivered = this.publishLocal(topic, payload, type === "text" ? Opcode.TEXT : Opcode.BINARY, options.compress, options.exclude ?? null);
+    this.adapter?.publish(topic, payload, type === "binary");
+    return delivered;
+  }
+
+  /** Deliver to this server's subscribers only, encoding once per set of encoding parameters. */
+  private publishLocal(topic: string, payload: Uint8Array, opcode: number, compress: boolean | undefined, exclude: WebSocket | null): number {
+    const subscribers = this.topics.subscribers(topic);
+    if (subscribers === undefined) return 0;
+    // Frames too big for one frame go through each connection's own fragmenting path.
+    const single = payload.length <= this.limits.maxFrameSize;
+    let plain: Uint8Array | null = null;
+    let encoded: Map<string, Uint8Array> | null = null;
+    let delivered = 0;
+    for (const ws of subscribers) {
+      if (ws === exclude) continue;
+      let frames: Uint8Array | null = null;
+      if (single) {
+        const key = compress === false ? "" : ws.encodingKey;
+        if (key === "") {
+          plain ??= encodeFrame(opcode, payload, { allocate: Buffer.allocUnsafe });
+          frames = plain;
+        } else if (key !== null) {
+          encoded ??= new Map();
+          frames = encoded.get(key) ?? null;
+          if (frames === null) {
+            frames = ws.encodeMessage(opcode, payload, compress);
+            encoded.set(key, frames);
+          }
+        }
+      }
+      if (ws.deliverPublished(frames, opcode, payload, compress)) delivered++;
+    }
+    return delivered;
+  }
+
+  /** Subscribers of `topic` on this server. */
+  subscriberCount(topic: string): number {
+    return this.topics.subscribers(topic)?.size ?? 0;
+  }
+
+  // ---- observability ----
+
+  /**
+   * Counters since the server started: open and accepted connections,
+   * refused handshakes, publishes, and the traffic of every connection
+   * (closed ones included), with closed connections by close code.
+   */
+  get stats(): ServerStats {
+    const totals = new Counters();
+    totals.add(this.closedTotals);
+    for (const ws of this.clients) totals.add(ws.stats);
+    return {
+      ...totals.snapshot(),
+      connections: this.clients.size,
+      accepted: this.acceptedCount,
+      rejected: this.rejectedCount,
+      published: this.publishedCount,
+      closedByCode: { ...this.closedByCode },
+    };
+  }
+
+  /** @internal */
+  connectionClosed(ws: WebSocket, info: CloseInfo): void {
+    this.clients.delete(ws);
+    this.closedTotals.add(ws.stats);
+    this.closedByCode[info.code] = (this.closedByCode[info.code] ?? 0) + 1;
+    if (this.logger !== null) {
+      const fields = { remoteAddress: ws.remoteAddress, code: info.code, reason: info.reason, wasClean: info.wasClean, error: info.error?.message };
+      if (info.error !== undefined) this.logger.info?.(fields, "websocket connection failed");
+      else this.logger.debug?.(fields, "websocket connection closed");
+    }
+  }
+
+  /** @internal */
+  overLimit(ws: WebSocket, action: "dropped" | "closed"): void {
+    this.logger?.warn?.(
+      { remoteAddress: ws.remoteAddress, buffered: ws.bufferedAmount, maxBackpressure: ws.maxBackpressure, action },
+      action === "dropped" ? "slow consumer: message dropped" : "slow consumer: connection closed",
+    );
   }
 
   private pathAllowed(path: string): boolean {
@@ -371,6 +542,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Answer with an HTTP error and close. */
   private refuse(socket: Socket, error: HandshakeError, body?: string): void {
+    this.rejectedCount++;
+    this.logger?.info?.({ remoteAddress: socket.remoteAddress, status: error.status, code: error.code }, "websocket handshake refused");
     this.emit("rejected", error, socket.remoteAddress);
     if (socket.destroyed) return;
     const status = error.status >= 300 && error.status <= 599 ? error.status : 400;
@@ -402,6 +575,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       : Promise.resolve();
     await Promise.all([...this.clients].map((ws) => ws.close(CloseCode.GOING_AWAY, "server shutting down")));
     await stopped;
+    await this.adapter?.close();
   }
 }
 

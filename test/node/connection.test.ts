@@ -781,7 +781,8 @@ describe("receive backpressure", () => {
   test("with receiveQueue 4, 1000 unread messages pause reading; all arrive in order once read", async () => {
     const count = 1000;
     const size = 32 * 1024; // 32 MB in all: far more than loopback socket buffers hold
-    await withPair({ server: { receiveQueue: 4 } }, async ({ client, peer }) => {
+    // The sender has no send limit here, so that everything it sends waits in its own buffer.
+    await withPair({ server: { receiveQueue: 4 }, client: { maxBackpressure: Infinity } }, async ({ client, peer }) => {
       const sends: Array<Promise<void>> = [];
       for (let i = 0; i < count; i++) {
         const payload = new Uint8Array(size);
