@@ -8,6 +8,8 @@ import { Redis, type RedisOptions } from "ioredis";
 import { UsageError, WebSocketError } from "../core/errors.js";
 import type { AdapterHub, PubSubAdapter } from "../node/adapter.js";
 import { checkEnvelope, encodeEnvelope, envelopePayload, isBinaryEnvelope, isFromNode, NODE_ID_LENGTH } from "./envelope.js";
+import { OrderedPublisher } from "./publisher.js";
+import { ChannelSubscriptions } from "./subscriptions.js";
 
 /** Options of {@link redisAdapter}. */
 export interface RedisAdapterOptions {
@@ -32,20 +34,29 @@ export interface RedisAdapterOptions {
   /** Prefix of the Redis channel of each topic (channel = prefix + topic). Default `"wsx:"`. */
   prefix?: string;
   /**
-   * Told about what the adapter cannot fix and carries on past: a malformed
-   * message on one of its channels (`REDIS_MALFORMED_MESSAGE`), a publish or
-   * subscribe Redis refused or that was dropped while disconnected
-   * (`REDIS_PUBLISH_FAILED`, `REDIS_SUBSCRIBE_FAILED`), and connection errors
-   * of the connections the adapter opened itself (`REDIS_CONNECTION`; ioredis
-   * reconnects on its own). Errors are {@link WebSocketError}s with the cause
-   * attached. Default: ignore them (they are still counted in `stats`).
+   * Bytes of publishes (envelopes) kept, in order, while the publishing
+   * connection is not ready (connecting, or reconnecting after Redis went
+   * away), sent when it is ready again; publishes past this are dropped.
+   * 0 drops every publish made while disconnected. Default 4 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Told about what the adapter cannot fix and carries on past, as
+   * {@link WebSocketError}s (with the cause attached):
+   * - `REDIS_MALFORMED_MESSAGE`: something on one of its channels that is not a wsx envelope (ignored);
+   * - `REDIS_PUBLISH_FAILED`: Redis refused a publish;
+   * - `REDIS_PUBLISH_DROPPED`: publishes are being dropped, the queue being full while disconnected (once per outage);
+   * - `REDIS_SUBSCRIBE_FAILED`: Redis refused a SUBSCRIBE or UNSUBSCRIBE;
+   * - `REDIS_CONNECTION`: an error of a connection the adapter opened itself (ioredis reconnects on its own).
+   *
+   * Default: ignore them (they are still counted in `stats`).
    */
   onError?: (error: WebSocketError) => void;
 }
 
 /** Counters of one adapter, for monitoring. */
 export interface RedisAdapterStats {
-  /** Publishes handed to the publishing connection. */
+  /** Publishes of this node handed to Redis (or queued for it). */
   published: number;
   /** Messages from other nodes handed to this node's subscribers. */
   delivered: number;
@@ -53,8 +64,10 @@ export interface RedisAdapterStats {
   ownSkipped: number;
   /** Messages on a channel of this adapter that were not a valid envelope, ignored. */
   malformed: number;
-  /** Publishes Redis refused or that were dropped while disconnected. */
+  /** Publishes Redis refused. */
   publishFailures: number;
+  /** Publishes dropped: queue full while disconnected, or still queued at close. */
+  publishesDropped: number;
 }
 
 /** The adapter {@link redisAdapter} returns. */
@@ -65,26 +78,32 @@ export interface RedisAdapter extends PubSubAdapter {
   readonly stats: Readonly<RedisAdapterStats>;
 }
 
+const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** How long `close()` waits for Redis to acknowledge QUIT before dropping a connection. */
 const QUIT_TIMEOUT_MS = 2000;
 
+/** The two connections, and what keeps each in step with the node. */
+interface Connections {
+  publisher: Redis;
+  subscriber: Redis;
+  publishing: OrderedPublisher;
+  subscriptions: ChannelSubscriptions;
+}
+
 export class RedisPubSubAdapter implements RedisAdapter {
   readonly nodeId: string;
-  readonly stats: RedisAdapterStats = { published: 0, delivered: 0, ownSkipped: 0, malformed: 0, publishFailures: 0 };
+  readonly stats: RedisAdapterStats = { published: 0, delivered: 0, ownSkipped: 0, malformed: 0, publishFailures: 0, publishesDropped: 0 };
 
   private readonly id: Buffer;
   private readonly prefix: string;
   private readonly options: RedisAdapterOptions;
   private readonly owned: boolean;
-  /** Topics this node has subscribers for: what the subscriber connection must listen to. */
-  private readonly topics = new Set<string>();
   private hub: AdapterHub | null = null;
-  private publisher: Redis | null = null;
-  private subscriber: Redis | null = null;
+  private connections: Connections | null = null;
   private closed = false;
 
   constructor(options: RedisAdapterOptions = {}) {
-    const { publisher, subscriber } = options;
+    const { publisher, subscriber, maxQueuedBytes } = options;
     if ((publisher === undefined) !== (subscriber === undefined)) {
       throw new UsageError("REDIS_CLIENTS", "give both `publisher` and `subscriber`, or neither");
     }
@@ -93,6 +112,9 @@ export class RedisPubSubAdapter implements RedisAdapter {
     }
     if (publisher !== undefined && (options.url !== undefined || options.redis !== undefined)) {
       throw new UsageError("REDIS_CLIENTS", "`url`/`redis` configure connections the adapter opens; they do not apply to given clients");
+    }
+    if (maxQueuedBytes !== undefined && !(maxQueuedBytes >= 0)) {
+      throw new UsageError("INVALID_OPTION", "`maxQueuedBytes` must be a number >= 0");
     }
     this.options = options;
     this.owned = publisher === undefined;
@@ -105,73 +127,90 @@ export class RedisPubSubAdapter implements RedisAdapter {
     if (this.hub !== null) throw new UsageError("ADAPTER_ATTACHED", "this adapter is already attached to a server");
     if (this.closed) throw new UsageError("ADAPTER_CLOSED", "this adapter is closed");
     this.hub = hub;
+    let publisher: Redis;
+    let subscriber: Redis;
     if (this.owned) {
       // Connections open here, not in the constructor: an adapter never attached holds nothing open.
       const { url, redis = {} } = this.options;
       // A PUBLISH whose reply was lost in a disconnect may have reached Redis:
-      // resending it could deliver it twice, so it is dropped (and reported).
+      // resending it could deliver it twice, so it is not resent.
       const publisherOptions: RedisOptions = { autoResendUnfulfilledCommands: false, ...redis };
-      // The adapter resubscribes from its own topic set on every `ready` (see onReady).
+      // The adapter resubscribes from its own topic set on every `ready` (ChannelSubscriptions).
       const subscriberOptions: RedisOptions = { autoResubscribe: false, ...redis };
-      this.publisher = url === undefined ? new Redis(publisherOptions) : new Redis(url, publisherOptions);
-      this.subscriber = url === undefined ? new Redis(subscriberOptions) : new Redis(url, subscriberOptions);
-      this.publisher.on("error", this.onConnectionError);
-      this.subscriber.on("error", this.onConnectionError);
+      publisher = url === undefined ? new Redis(publisherOptions) : new Redis(url, publisherOptions);
+      subscriber = url === undefined ? new Redis(subscriberOptions) : new Redis(url, subscriberOptions);
+      publisher.on("error", this.onConnectionError);
+      subscriber.on("error", this.onConnectionError);
     } else {
-      this.publisher = this.options.publisher!;
-      this.subscriber = this.options.subscriber!;
+      publisher = this.options.publisher!;
+      subscriber = this.options.subscriber!;
     }
-    this.subscriber.on("messageBuffer", this.onMessage);
-    this.subscriber.on("ready", this.onReady);
+    this.connections = {
+      publisher,
+      subscriber,
+      publishing: new OrderedPublisher(publisher, this.options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, {
+        failed: this.onPublishFailure,
+        dropping: this.onDropping,
+      }),
+      subscriptions: new ChannelSubscriptions(subscriber, this.prefix, this.onSubscribeFailure),
+    };
+    publisher.on("ready", this.onPublisherReady);
+    subscriber.on("ready", this.onSubscriberReady);
+    subscriber.on("messageBuffer", this.onMessage);
+    // The adapter sends nothing to a connection that is not ready, so one made
+    // with `lazyConnect` would wait forever: connect it now.
+    for (const client of [publisher, subscriber]) {
+      if (client.status === "wait") client.connect().catch(this.onConnectionError);
+    }
   }
 
   publish(topic: string, payload: Uint8Array, binary: boolean): void {
-    if (this.publisher === null) return;
-    this.stats.published++;
-    this.publisher.publish(this.prefix + topic, encodeEnvelope(this.id, payload, binary)).catch(this.onPublishFailure);
+    if (this.connections === null) return;
+    if (this.connections.publishing.publish(this.prefix + topic, encodeEnvelope(this.id, payload, binary))) this.stats.published++;
+    else this.stats.publishesDropped++;
   }
 
   subscribe(topic: string): void {
-    if (this.subscriber === null || this.topics.has(topic)) return;
-    this.topics.add(topic);
-    this.subscriber.subscribe(this.prefix + topic).catch(this.onSubscribeFailure);
+    this.connections?.subscriptions.add(topic);
   }
 
   unsubscribe(topic: string): void {
-    if (this.subscriber === null || !this.topics.delete(topic)) return;
-    this.subscriber.unsubscribe(this.prefix + topic).catch(this.onSubscribeFailure);
+    this.connections?.subscriptions.remove(topic);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const { publisher, subscriber } = this;
-    this.publisher = null;
-    this.subscriber = null;
-    if (publisher === null || subscriber === null) return;
+    const connections = this.connections;
+    this.connections = null;
+    if (connections === null) return;
+    const { publisher, subscriber, publishing, subscriptions } = connections;
+    publisher.off("ready", this.onPublisherReady);
+    subscriber.off("ready", this.onSubscriberReady);
     subscriber.off("messageBuffer", this.onMessage);
-    subscriber.off("ready", this.onReady);
+    publishing.flush(); // anything still queued goes out if it can
+    this.stats.publishesDropped += publishing.discard();
     if (this.owned) {
       await Promise.all([quit(publisher), quit(subscriber)]);
       publisher.off("error", this.onConnectionError);
       subscriber.off("error", this.onConnectionError);
-    } else if (this.topics.size > 0) {
+    } else {
       // A borrowed subscriber lives on: stop the traffic of this adapter's channels.
-      const channels = [...this.topics].map((topic) => this.prefix + topic);
-      await subscriber.unsubscribe(...channels).catch(this.onSubscribeFailure);
+      await subscriptions.clear();
     }
-    this.topics.clear();
   }
 
   // Handlers are fields (bound once), so no closure is made per message.
 
   private readonly onMessage = (channel: Buffer, envelope: Buffer): void => {
+    const connections = this.connections;
+    if (connections === null || this.hub === null) return;
     const name = channel.toString();
     // Not this adapter's channel (a borrowed subscriber may carry others), or
     // a message still in flight after unsubscribe: neither is an error.
     if (!name.startsWith(this.prefix)) return;
     const topic = name.slice(this.prefix.length);
-    if (!this.topics.has(topic) || this.hub === null) return;
+    if (!connections.subscriptions.topics.has(topic)) return;
     const problem = checkEnvelope(envelope);
     if (problem !== null) {
       this.stats.malformed++;
@@ -186,24 +225,30 @@ export class RedisPubSubAdapter implements RedisAdapter {
     this.hub.deliverLocal(topic, envelopePayload(envelope), isBinaryEnvelope(envelope));
   };
 
-  /**
-   * After every (re)connection, listen to every topic this node has
-   * subscribers for. SUBSCRIBE is idempotent, so repeating a subscription a
-   * queued command or ioredis' autoResubscribe also makes is harmless.
-   */
-  private readonly onReady = (): void => {
-    if (this.subscriber === null || this.topics.size === 0) return;
-    const channels = [...this.topics].map((topic) => this.prefix + topic);
-    this.subscriber.subscribe(...channels).catch(this.onSubscribeFailure);
+  private readonly onPublisherReady = (): void => {
+    this.connections?.publishing.flush();
+  };
+
+  private readonly onSubscriberReady = (): void => {
+    this.connections?.subscriptions.resync();
   };
 
   private readonly onPublishFailure = (error: unknown): void => {
     this.stats.publishFailures++;
-    this.report(new WebSocketError("REDIS_PUBLISH_FAILED", `a publish did not reach Redis: ${describe(error)}`, { cause: error }));
+    this.report(new WebSocketError("REDIS_PUBLISH_FAILED", `Redis did not take a publish: ${describe(error)}`, { cause: error }));
+  };
+
+  private readonly onDropping = (queuedBytes: number): void => {
+    this.report(
+      new WebSocketError(
+        "REDIS_PUBLISH_DROPPED",
+        `the Redis publishing connection is not ready and ${queuedBytes} bytes already wait (maxQueuedBytes): dropping publishes until it is`,
+      ),
+    );
   };
 
   private readonly onSubscribeFailure = (error: unknown): void => {
-    this.report(new WebSocketError("REDIS_SUBSCRIBE_FAILED", `a (un)subscribe did not reach Redis: ${describe(error)}`, { cause: error }));
+    this.report(new WebSocketError("REDIS_SUBSCRIBE_FAILED", `Redis did not take a (un)subscribe: ${describe(error)}`, { cause: error }));
   };
 
   private readonly onConnectionError = (error: unknown): void => {
@@ -221,7 +266,7 @@ export class RedisPubSubAdapter implements RedisAdapter {
   }
 }
 
-/** QUIT (waiting for pending publishes to be written), bounded; drop the connection if Redis does not answer. */
+/** QUIT (after pending publishes), bounded; drop the connection if Redis does not answer. */
 async function quit(client: Redis): Promise<void> {
   if (client.status !== "ready") {
     // Not connected: QUIT would wait in the offline queue for a reconnection.
@@ -233,10 +278,13 @@ async function quit(client: Redis): Promise<void> {
     timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
   });
   try {
-    await Promise.race([client.quit().then(
-      () => undefined,
-      () => undefined,
-    ), gaveUp]);
+    await Promise.race([
+      client.quit().then(
+        () => undefined,
+        () => undefined,
+      ),
+      gaveUp,
+    ]);
   } finally {
     clearTimeout(timer);
   }

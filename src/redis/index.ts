@@ -44,16 +44,16 @@ export type { AdapterHub, PubSubAdapter } from "../node/adapter.js";
  * - Messages published while a node's listening connection is down are lost
  *   for that node. ioredis reconnects with backoff and the adapter subscribes
  *   again to every topic that has local subscribers, then messages flow again.
- * - Publishes made while the publishing connection is down wait, in order, in
- *   ioredis' offline queue and go out when it reconnects; if that takes more
- *   than `maxRetriesPerRequest` reconnection attempts (ioredis default 20,
- *   about a minute with its default backoff) they are dropped and reported as
- *   `REDIS_PUBLISH_FAILED`. Nodes that have not resubscribed yet when they go
- *   out miss them. Pass `redis: { enableOfflineQueue: false }` to drop
- *   publishes at once instead of buffering them (also before the first connect).
- * - A publish already written when the connection dropped is not resent (it
- *   may have reached Redis, and resending could deliver it twice): the adapter
- *   opens its publishing connection with `autoResendUnfulfilledCommands: false`.
+ * - Publishes made while the publishing connection is not ready (before it
+ *   first connects, or while it reconnects) wait in the adapter's queue, in
+ *   order, up to `maxQueuedBytes` (default 4 MiB; past it they are dropped,
+ *   counted, and reported once per outage as `REDIS_PUBLISH_DROPPED`), and
+ *   go out oldest first once it is ready. Nodes that have not resubscribed
+ *   by then miss them. `maxQueuedBytes: 0` drops them instead.
+ * - A publish already written when the connection dropped is lost: it may
+ *   have reached Redis, and resending it could deliver it twice (the adapter
+ *   opens its publishing connection with `autoResendUnfulfilledCommands: false`).
+ * - Publishes still queued when the adapter closes are dropped (counted).
  *
  * Ownership: with `url` and/or `redis` (or nothing: 127.0.0.1:6379) the
  * adapter opens its two connections when the server attaches it, reports
