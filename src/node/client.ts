@@ -2,6 +2,7 @@
  * The Node client: resolve the URL, open TCP or TLS, run the core's opening
  * handshake over it, and hand the socket to a {@link WebSocket}.
  */
+import { resolveBackpressure } from "./backpressure.js";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import {
@@ -82,6 +83,7 @@ interface Target {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
+  resolveBackpressure(options); // bad options fail before any connection is made
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;

@@ -29,6 +29,7 @@ import {
 } from "../core/index.js";
 import { isUtf8 } from "node:buffer";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
+import { resolveBackpressure } from "./backpressure.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
@@ -192,6 +193,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     super();
     this.options = options;
     this.limits = resolveLimits(options);
+    resolveBackpressure(options); // bad options fail here, not at the first connection
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
     this.logger = options.logger ?? null;
