@@ -6,12 +6,15 @@
  */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { Socket } from "node:net";
+import { createInterface } from "node:readline";
 import {
   UsageError,
   WebSocket,
   WebSocketServer,
   connect,
+  serve,
   type AdapterHub,
   type PubSubAdapter,
   type ServerOptions,
@@ -269,6 +272,38 @@ describe("pub/sub", () => {
       assert.equal(first.text, "part 1 part 2 part 3");
       assert.equal((await clients[0]!.receive({ timeout: 2000 })).text, "published");
     });
+  });
+
+  test("publish to 10,000 subscribers: one pass, one write per subscriber, every byte delivered", async () => {
+    const count = 10_000;
+    const publishes = 3;
+    const payload = new Uint8Array(16).fill(7); // an 18-byte frame
+    const server = await serve({ port: 0, host: LOOPBACK, closeTimeout: 500 }, (ws) => void ws.subscribe("all"));
+    // The clients live in another process: both ends of 10,000 connections would not fit one process's descriptors.
+    const swarm = new URL("../helpers/swarm.js", import.meta.url).pathname;
+    const child = spawn(process.execPath, [swarm, String(server.port), String(count), String(publishes * 18)], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    try {
+      const ready = await deadline(lines.next(), 60_000, "10,000 clients connected");
+      assert.equal(ready.value, `ready ${count}`);
+      await eventually(() => server.subscriberCount("all") === count, "every client subscribed", 500, 20);
+      const delivered: number[] = [];
+      const writes = await countSocketWrites(new Set([...server.clients].map(socketOf)), async () => {
+        for (let i = 0; i < publishes; i++) delivered.push(server.publish("all", payload));
+        const done = await deadline(lines.next(), 30_000, "every client got every message");
+        assert.equal(done.value, `done ${count}`);
+      });
+      assert.deepEqual(delivered, [count, count, count]);
+      assert.equal(writes.size, count);
+      assert.ok([...writes.values()].every((n) => n === 1), "three publishes in one turn: one write per subscriber");
+    } finally {
+      child.stdin!.end();
+      await deadline(exited, 10_000, "swarm exit").catch(() => child.kill("SIGKILL"));
+      await server.close();
+    }
   });
 
   test("publish skips connections that are closing", async () => {
