@@ -18,3 +18,5 @@ export {
   type ServerRequest,
   type WebSocketServerEvents,
 } from "./server.js";
+export type { OriginPolicy } from "./admission.js";
+export type { ShutdownOptions } from "./shutdown.js";
