@@ -25,6 +25,7 @@ import {
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
+import { resolveLiveness } from "./heartbeat.js";
 import { nativeSha1 } from "./sha1.js";
 
 /** The upgrade request as the application's hooks and handler see it. */
@@ -158,6 +159,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     super();
     this.options = options;
     this.limits = resolveLimits(options);
+    resolveLiveness(options); // bad liveness options fail here, not at each connection
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
   }
