@@ -21,6 +21,7 @@ import {
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
+import { resolveLiveness } from "./heartbeat.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -84,6 +85,7 @@ interface Target {
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
   resolveBackpressure(options); // bad options fail before any connection is made
+  resolveLiveness(options); // bad liveness options fail before anything is opened
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;

@@ -35,6 +35,7 @@ import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { encode, toBytes } from "./sending.js";
+import { resolveLiveness } from "./heartbeat.js";
 import { nativeSha1 } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
 import { Topics } from "./topics.js";
@@ -236,6 +237,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.options = options;
     this.limits = resolveLimits(options);
     resolveBackpressure(options); // bad options fail here, not at the first connection
+    resolveLiveness(options); // bad liveness options fail here, not at each connection
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
     this.logger = options.logger ?? null;
