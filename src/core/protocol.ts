@@ -104,6 +104,8 @@ export class Protocol implements FrameSink {
   private messageRsv = 0;
   private messageSize = 0;
   private fragments = 0;
+  /** Moves with every data frame header and payload piece: see {@link dataActivity}. */
+  private dataProgress = 0;
   /** Created with the first text message. */
   private utf8: Utf8Validator | null = null;
   private readonly utf8Check: Utf8Check | undefined;
@@ -164,6 +166,16 @@ export class Protocol implements FrameSink {
   /** The close frame sent to the peer, if any. */
   get closeSent(): CloseFrame | null {
     return this.sentClose;
+  }
+
+  /**
+   * A counter that moves whenever part of a data message arrives (a data
+   * frame's header or a piece of its payload) and never for control frames.
+   * Compare it across reads to tell message traffic, a large frame still
+   * trickling in included, from pings and pongs.
+   */
+  get dataActivity(): number {
+    return this.dataProgress;
   }
 
   /** The protocol error that failed the connection, if any. */
@@ -245,6 +257,7 @@ export class Protocol implements FrameSink {
       this.controlLength = 0;
       return;
     }
+    this.dataProgress++;
     if (opcode === Opcode.CONTINUATION) {
       if (this.messageType === null) return this.fail(new ProtocolError("UNEXPECTED_CONTINUATION"));
       if (++this.fragments > this.limits.maxFragments) {
@@ -275,6 +288,7 @@ export class Protocol implements FrameSink {
   onFramePayload(view: Uint8Array, key: Uint8Array | null, phase: number): void {
     const whole = this.frameReceived === 0 && view.length === this.frameLength;
     this.frameReceived += view.length;
+    if (!isControlOpcode(this.frameOpcode)) this.dataProgress++;
     // Copied into a growing message: unmask during the copy and check UTF-8 on the copy.
     const unit = this.messageDelivery === "frames" || (this.frameFin && this.fragments === 1);
     if (key !== null && !isControlOpcode(this.frameOpcode) && this.messageDelivery !== "chunks" && !(whole && unit)) {

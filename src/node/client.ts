@@ -2,6 +2,7 @@
  * The Node client: resolve the URL, open TCP or TLS, run the core's opening
  * handshake over it, and hand the socket to a {@link WebSocket}.
  */
+import { resolveBackpressure } from "./backpressure.js";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import {
@@ -20,6 +21,7 @@ import {
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
+import { resolveLiveness } from "./heartbeat.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -82,6 +84,8 @@ interface Target {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
+  resolveBackpressure(options); // bad options fail before any connection is made
+  resolveLiveness(options); // bad liveness options fail before anything is opened
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;

@@ -26,6 +26,7 @@ import {
 import { resolveBackpressure, type Backpressure, type BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
+import { Heartbeat, resolveLiveness, type Liveness } from "./heartbeat.js";
 import { Inbox, toFrame, toMessage } from "./inbox.js";
 import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
@@ -54,7 +55,11 @@ export interface CloseInfo {
   reason: string;
   /** Both close frames were exchanged before the transport closed. */
   wasClean: boolean;
-  /** The error that ended the connection, if one did (a protocol violation, a socket error). */
+  /**
+   * The error that ended the connection, if one did: a protocol violation, a
+   * socket error, or a {@link TimeoutError} from the liveness options
+   * (`PONG_TIMEOUT`, `IDLE_TIMEOUT`).
+   */
   error?: Error;
 }
 
@@ -70,6 +75,29 @@ export interface ConnectionOptions extends Partial<Limits>, BackpressureOptions 
   receiveQueue?: number;
   /** Deliver whole messages (default) or single frames from the start (see {@link WebSocket.frames}). */
   deliver?: "messages" | "frames";
+  /**
+   * Ping the peer (empty payload) once nothing at all has been received from
+   * it for this many ms (default 0: off). A peer that is sending is never
+   * pinged. Liveness deadlines pause while reading is paused because
+   * received messages wait unread (see `receiveQueue`), and end once the
+   * close handshake has begun (`closeTimeout` bounds it).
+   */
+  pingInterval?: number;
+  /**
+   * With `pingInterval`: when nothing at all arrives within this many ms of
+   * such a ping, the peer is dead and the connection is dropped at once
+   * (code 1006, error {@link TimeoutError} `PONG_TIMEOUT`, also emitted as
+   * "error"), at most `pingInterval + pongTimeout` ms after the last byte
+   * received. Default: `pingInterval`; ignored without it.
+   */
+  pongTimeout?: number;
+  /**
+   * Close the connection with 1001 "idle timeout" (error {@link TimeoutError}
+   * `IDLE_TIMEOUT`, also emitted as "error") when no data message has been
+   * received for this many ms (default 0: off). Pings, pongs and messages
+   * sent do not count; a message still arriving does.
+   */
+  idleTimeout?: number;
 }
 
 /** What the client or server learned during the handshake. */
@@ -157,6 +185,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private pings: Pings | null = null;
   private sendOrder: SendOrder | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** Only with pingInterval or idleTimeout set: reads then also stamp it. */
+  private heartbeat: Heartbeat | null = null;
   private info: CloseInfo | null = null;
   private failure: Error | undefined;
   private closedPromise: Promise<CloseInfo> | null = null;
@@ -197,6 +227,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on("error", WebSocket.onSocketErrorEvent);
     socket.on("drain", WebSocket.onSocketDrain);
     this.on("newListener", WebSocket.onNewListener);
+    const liveness = resolveLiveness(options);
+    if (liveness !== null) this.heartbeat = this.startHeartbeat(liveness);
     if (handshake.head !== undefined && handshake.head.length > 0) {
       // Frames that arrived with the handshake are handled like any later read: after the
       // code that received this connection has run and attached its listeners.
@@ -367,6 +399,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.core.receive(head);
     }
     this.core.receive(chunk);
+    if (this.heartbeat !== null) this.heartbeat.read(this.core.dataActivity);
     if (this.core.hasEvents) this.dispatch(this.core.events());
     if (this.core.outputBytes > 0) this.outbox.flush();
     if (this.core.shouldCloseTransport) this.endTransport();
@@ -690,6 +723,38 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return { reader: new WebSocketReader(this), writer: new WebSocketWriter(this) };
   }
 
+  // ---- liveness ----
+
+  private startHeartbeat(liveness: Liveness): Heartbeat {
+    return new Heartbeat(
+      {
+        isOpen: () => this.core.state === "open" && !this.socket.destroyed,
+        isReadingPaused: () => this.inbox.readingPaused,
+        sendPing: () => {
+          this.core.ping();
+          this.outbox.flush();
+        },
+        onDead: (error) => this.dropDeadPeer(error),
+        onIdle: (error) => {
+          this.fail(error);
+          void this.close(CloseCode.GOING_AWAY, "idle timeout");
+        },
+      },
+      liveness,
+    );
+  }
+
+  /**
+   * The peer stopped answering: waiting for a close handshake would only
+   * wait on it again. A close frame goes out if the socket takes it at once
+   * (a peer that is merely slow learns why), then the socket is destroyed.
+   */
+  private dropDeadPeer(error: Error): void {
+    this.fail(error);
+    if (this.core.close(CloseCode.INTERNAL_ERROR, "pong timeout")) this.outbox.flush();
+    this.socket.destroy();
+  }
+
   // ---- closing ----
 
   /** The close handshake is over or the protocol failed: end TCP (the server goes first). */
@@ -718,6 +783,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private onSocketClose(): void {
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.heartbeat?.stop();
     this.core.transportClosed();
     if (this.core.hasEvents) this.dispatch(this.core.events());
     const sent = this.core.closeSent;

@@ -39,6 +39,11 @@ export class Inbox {
     return this.queueHead < this.queue.length;
   }
 
+  /** Reading is paused because received items wait unread. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
   /** Nothing more will arrive: closed, or a close frame was received. */
   private get drained(): boolean {
     return this.closed || this.core.closeReceived !== null;

@@ -23,3 +23,5 @@ export { type AdapterHub, type PubSubAdapter } from "./adapter.js";
 export { DEFAULT_MAX_BACKPRESSURE, type BackpressureOptions, type BackpressurePolicy } from "./backpressure.js";
 export { type ConnectionStats, type ServerStats } from "./stats.js";
 export { type Logger } from "./logger.js";
+export type { OriginPolicy } from "./admission.js";
+export type { ShutdownOptions } from "./shutdown.js";

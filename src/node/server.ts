@@ -13,8 +13,8 @@ import {
   HandshakeError,
   Message,
   Opcode,
-  UsageError,
   HttpHeadParser,
+  UsageError,
   buildAcceptResponse,
   buildRejectResponse,
   encodeFrame,
@@ -29,13 +29,17 @@ import {
 } from "../core/index.js";
 import { isUtf8 } from "node:buffer";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
+import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
+import { resolveBackpressure } from "./backpressure.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { encode, toBytes } from "./sending.js";
+import { resolveLiveness } from "./heartbeat.js";
 import { nativeSha1 } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
 import { Topics } from "./topics.js";
+import { SocketSet, drain, resolveShutdown, type ShutdownOptions } from "./shutdown.js";
 
 /** The upgrade request as the application's hooks and handler see it. */
 export interface ServerRequest extends UpgradeRequest {
@@ -77,8 +81,32 @@ export interface ServerOptions extends ConnectionOptions {
   authenticate?: (request: ServerRequest) => AuthResult | Promise<AuthResult>;
   /** Extra response headers for the 101 response, fixed or per request. */
   headers?: HeaderInput | ((request: ServerRequest) => HeaderInput | undefined);
-  /** Time a client has to complete the handshake (request, authentication), in ms (default 10000). */
+  /**
+   * Time a client has to complete the handshake (request, authentication), in ms (default 10000).
+   * Beyond it the client gets 408. With `tls`, the TLS handshake before it has the same bound.
+   */
   handshakeTimeout?: number;
+  /**
+   * Browser origins allowed to connect (RFC 6455 section 10.2); others get 403. A list
+   * (`["https://app.example"]`, ASCII case ignored) also lets in requests without an
+   * Origin header: browsers always send one, other clients can send anything. A
+   * function decides itself, `origin` being null when the header is absent.
+   * Default: any origin.
+   */
+  origins?: OriginPolicy;
+  /**
+   * Most sockets in the opening handshake at once (standalone: connected and not yet
+   * answered; attached: waiting for `authenticate`). Beyond it new ones get 503 at once
+   * (default 1024; Infinity for no cap).
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * Most open connections; beyond it handshakes get 503 with `Retry-After`. A closing
+   * connection counts until its socket is closed (default: no cap).
+   */
+  maxConnections?: number;
+  /** Default `timeout` of {@link WebSocketServer.close}, in ms (default 5000). */
+  shutdownTimeout?: number;
   /** Accept permessage-deflate when clients offer it: true for the defaults, or its options (default: off). */
   compression?: CompressionOption;
   /** Share topics with other servers (e.g. `redisAdapter()` from `wsx/redis`): a publish on any of them reaches every subscriber. */
@@ -107,15 +135,20 @@ export interface WebSocketServerEvents {
   /** A handler or hook threw. Emitted only when someone listens. */
   error: [error: Error];
   listening: [];
+  /** {@link WebSocketServer.close} is done: every connection and socket of the server is closed. */
+  close: [];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** How long a refused client may take to hang up after its HTTP error before its socket is destroyed. */
+const REFUSED_LINGER = 1000;
 
-/** A handshake in progress: its deadline, whether it is decided, how to stop reading its request. */
+/** A handshake in progress: its deadline, whether it is decided, how to stop reading its request, its end if the client leaves. */
 interface Handshake {
   timer: NodeJS.Timeout | undefined;
   over: boolean;
   stopReading: () => void;
+  onSocketClose: () => void;
 }
 
 function noop(): void {}
@@ -123,6 +156,11 @@ function noop(): void {}
 /** Shared 'error' listener for sockets: no closure per connection. */
 function destroySocket(this: Socket): void {
   this.destroy();
+}
+
+/** node:tls only reports a failed or timed-out TLS handshake; without this the socket would stay open. */
+function destroyTlsClient(_error: Error, socket: TLSSocket): void {
+  socket.destroy();
 }
 
 /** The request handed to hooks and handlers; the peer address is read only when asked for. */
@@ -175,6 +213,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   private readonly extensionFactories: ReturnType<typeof extensionFactories>;
   private listener: NetServer | null = null;
   private closing = false;
+  private shutdown: Promise<void> | null = null;
   /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
   private readonly handshakes = new Map<Socket, Handshake>();
   /** @internal Topic subscriptions of this server's connections. */
@@ -187,11 +226,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   private acceptedCount = 0;
   private rejectedCount = 0;
   private publishedCount = 0;
+  /** Sockets answered with an HTTP error, until they close: close() waits for them too. */
+  private readonly refused = new SocketSet();
+  /** TCP sockets of the TLS listener (those still negotiating TLS are nowhere else), for close() to destroy. */
+  private readonly tlsTransports = new SocketSet();
+  private readonly admission: Admission;
 
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
     this.options = options;
     this.limits = resolveLimits(options);
+    resolveBackpressure(options); // bad options fail here, not at the first connection
+    resolveLiveness(options); // bad liveness options fail here, not at each connection
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
     this.logger = options.logger ?? null;
@@ -207,13 +253,24 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       };
       this.adapter.attach(hub);
     }
+    this.admission = resolveAdmission(options);
+    resolveShutdown({}, options.shutdownTimeout); // a bad shutdownTimeout fails here, not at shutdown
   }
 
   /** Start listening on `options.port` (standalone mode). */
   listen(): Promise<this> {
-    const server = this.options.tls
-      ? createTlsServer(this.options.tls, (socket) => this.onRawSocket(socket, true))
+    if (this.closing) return Promise.reject(new UsageError("SERVER_CLOSED", "the server was closed"));
+    const tls = this.options.tls;
+    // A client that never finishes TLS is as slow a handshake as one that never finishes its request.
+    const server = tls
+      ? createTlsServer({ handshakeTimeout: this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, ...tls }, (socket) =>
+          this.onRawSocket(socket, true),
+        )
       : createNetServer((socket) => this.onRawSocket(socket, false));
+    if (tls) {
+      server.on("connection", (socket: Socket) => this.tlsTransports.add(socket));
+      server.on("tlsClientError", destroyTlsClient);
+    }
     this.listener = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -245,17 +302,26 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     raw.setTimeout?.(0);
     raw.on("error", destroySocket);
     const secure = (raw as TLSSocket).encrypted === true;
+    const unwelcome = this.cannotTake();
+    if (unwelcome !== null) return this.refuse(raw, unwelcome);
     if (request.rawHeaders.length / 2 > this.limits.maxHeaderCount) {
       return this.refuse(raw, new HandshakeError("TOO_MANY_HEADERS", "too many header fields", 431));
     }
     const rawHeaders: Array<[string, string]> = [];
     const headers: Record<string, string> = {};
+    // node:http has read the head under its own maxHeaderSize; the size it had on the wire is at
+    // least this (values lost their surrounding whitespace), so maxHeaderBytes means the same in both modes.
+    let headBytes = (request.method?.length ?? 0) + (request.url?.length ?? 0) + 14;
     for (let i = 0; i < request.rawHeaders.length; i += 2) {
       const name = request.rawHeaders[i]!;
       const value = request.rawHeaders[i + 1]!;
+      headBytes += name.length + value.length + 4;
       rawHeaders.push([name, value]);
       const lower = name.toLowerCase();
       headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
+    }
+    if (headBytes > this.limits.maxHeaderBytes) {
+      return this.refuse(raw, new HandshakeError("HEADERS_TOO_LARGE", `HTTP head larger than ${this.limits.maxHeaderBytes} bytes`, 431));
     }
     const httpHead: HttpHead = {
       startLine: [request.method ?? "", request.url ?? "", `HTTP/${request.httpVersion}`],
@@ -268,10 +334,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   /** A connection on the standalone listener: read the request head with the core parser. */
   private onRawSocket(socket: Socket, secure: boolean): void {
     socket.on("error", destroySocket);
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
+    const unwelcome = this.cannotTake();
+    if (unwelcome !== null) return this.refuse(socket, unwelcome);
     const handshake = this.beginHandshake(socket);
     const parser = new HttpHeadParser("request", this.limits);
     // The only closure holding the parser; it is removed once the head is read, so nothing keeps it.
@@ -291,13 +355,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     socket.on("data", onData);
   }
 
+  /** Why a new socket cannot even start a handshake (closing, too many at once), or null. */
+  private cannotTake(): HandshakeError | null {
+    if (this.closing) return new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
+    const most = this.admission.maxPendingHandshakes;
+    if (this.handshakes.size >= most) return atCapacity("TOO_MANY_HANDSHAKES", `more than ${most} handshakes in progress`);
+    return null;
+  }
+
+  /** Refusal when accepting one more connection would exceed maxConnections, or null. */
+  private noRoom(): HandshakeError | null {
+    const most = this.admission.maxConnections;
+    return this.clients.size >= most ? atCapacity("TOO_MANY_CONNECTIONS", `more than ${most} connections`) : null;
+  }
+
   /** Start the handshake deadline of a socket (one per handshake, whatever the mode). */
   private beginHandshake(socket: Socket): Handshake {
     const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    const handshake: Handshake = { timer: undefined, over: false, stopReading: noop };
+    const handshake: Handshake = { timer: undefined, over: false, stopReading: noop, onSocketClose: noop };
     handshake.timer = setTimeout(() => {
       this.failHandshake(socket, handshake, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
     }, ms);
+    // A client gone mid-handshake frees its place in maxPendingHandshakes now, not at the deadline.
+    handshake.onSocketClose = () => this.endHandshake(socket, handshake);
+    socket.once("close", handshake.onSocketClose);
     this.handshakes.set(socket, handshake);
     return handshake;
   }
@@ -308,6 +389,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     handshake.over = true;
     clearTimeout(handshake.timer);
     handshake.stopReading();
+    socket.removeListener("close", handshake.onSocketClose);
     this.handshakes.delete(socket);
     return true;
   }
@@ -333,6 +415,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       const upgrade = parseUpgradeRequest(head);
       if (!this.pathAllowed(upgrade.path)) throw new HandshakeError("NOT_FOUND", `no WebSocket endpoint at ${upgrade.path}`, 404);
       request = new Request(upgrade, socket, secure);
+      const originAllowed = this.admission.originAllowed;
+      if (originAllowed !== null && !originAllowed(request.origin, request)) throw originRefused(request.origin);
+      // Checked again before the 101: this only spares authenticate when the server is already full.
+      const full = this.noRoom();
+      if (full !== null) throw full;
       if (this.options.authenticate !== undefined) verdict = this.options.authenticate(request);
     } catch (error) {
       return this.failHandshake(socket, pending, error);
@@ -361,6 +448,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     let response: Uint8Array;
     let agreed: ReturnType<typeof negotiateExtensions>;
     try {
+      const full = this.noRoom(); // others may have been accepted while authenticate ran
+      if (full !== null) throw full;
       protocol = this.chooseProtocol(request);
       agreed = negotiateExtensions(this.extensionFactories, request.extensions);
       const extra = typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
@@ -556,26 +645,49 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       response = buildRejectResponse(500, { body: "server error during the handshake\n" });
     }
     socket.end(response);
-    setTimeout(() => socket.destroy(), 1000).unref();
+    socket.resume(); // whatever else the client sends is dropped, so its close is not answered with a reset
+    this.refused.add(socket, REFUSED_LINGER);
   }
 
   /**
-   * Stop accepting, close every connection with 1001 and wait until they are
-   * gone (each bounded by its closeTimeout).
+   * Shut down gracefully: stop accepting (handshakes in progress and new
+   * ones get 503), send every connection a close frame (1001 "server
+   * shutting down" unless told otherwise), wait for the close handshakes,
+   * and destroy whatever is still open after `timeout` ms. Resolves, and
+   * emits "close", once every connection and every socket the server
+   * answered is closed and, in standalone mode, the listener is closed.
+   * Attached with handleUpgrade, the node:http(s) server is left alone: it
+   * keeps serving, and its upgrades get 503. Calling again returns the same promise.
+   *
+   * @example
+   * ```ts
+   * const server = await serve({ port: 0, host: "127.0.0.1" }, async (ws) => {
+   *   for await (const message of ws) await ws.send(message);
+   * });
+   * // Clients get 1012 and have 10 s to answer it; whatever is left then is cut.
+   * await server.close({ code: 1012, reason: "restarting", timeout: 10_000 });
+   * ```
    */
-  async close(): Promise<void> {
+  close(options: ShutdownOptions = {}): Promise<void> {
+    if (this.shutdown !== null) return this.shutdown;
+    let settings: Required<ShutdownOptions>;
+    try {
+      settings = resolveShutdown(options, this.options.shutdownTimeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.closing = true;
     // Refuse handshakes in progress now rather than wait for them (up to handshakeTimeout).
     for (const [socket, handshake] of [...this.handshakes]) {
       this.failHandshake(socket, handshake, new HandshakeError("SERVER_CLOSING", "server is shutting down", 503));
     }
-    const listening = this.listener;
-    const stopped = listening
-      ? new Promise<void>((resolve) => listening.close(() => resolve()))
-      : Promise.resolve();
-    await Promise.all([...this.clients].map((ws) => ws.close(CloseCode.GOING_AWAY, "server shutting down")));
-    await stopped;
-    await this.adapter?.close();
+    this.shutdown = drain([...this.clients], [this.refused, this.tlsTransports], this.listener, settings)
+      .then(() => this.adapter?.close())
+      .catch((error: unknown) => this.reportError(error instanceof Error ? error : new Error(String(error))))
+      .then(() => {
+        this.emit("close");
+      });
+    return this.shutdown;
   }
 }
 
