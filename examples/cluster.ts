@@ -29,6 +29,7 @@ const host = process.env["HOST"] ?? "127.0.0.1";
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
 const workerCount = Number(process.env["WSX_WORKERS"] ?? availableParallelism());
 const selfCheck = process.env["WSX_CLUSTER_CHECK"] === "1";
+if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error(`WSX_WORKERS must be a positive integer, not ${process.env["WSX_WORKERS"]}`);
 
 if (cluster.isPrimary) await runPrimary();
 else await runWorker();
