@@ -178,15 +178,6 @@ export class Protocol implements FrameSink {
     return this.sentClose;
   }
 
-  /**
-   * True while a `decode` event waits for {@link decoded} or
-   * {@link decodeFailed}: input is held, unparsed, meanwhile (a driver
-   * should stop reading to keep it bounded).
-   */
-  get decoding(): boolean {
-    return this.pendingDecode !== null;
-  }
-
   /** The protocol error that failed the connection, if any. */
   get error(): ProtocolError | null {
     return this.failure;
@@ -235,6 +226,15 @@ export class Protocol implements FrameSink {
   /** True when {@link events} has something to return. */
   get hasEvents(): boolean {
     return this.queue.length > 0;
+  }
+
+  /**
+   * True while a `decode` event waits for {@link decoded} or
+   * {@link decodeFailed}: input is held, unparsed, meanwhile (a driver
+   * should stop reading to keep it bounded).
+   */
+  get decoding(): boolean {
+    return this.pendingDecode !== null;
   }
 
   /**
