@@ -6,9 +6,12 @@
 import type { ExtensionOffer, ParsedExtension } from "./http.js";
 
 /**
- * One negotiated extension on one connection. Transforms are synchronous and
- * called in message order, so a stateful codec (context takeover) sees
- * messages in the order they travel.
+ * One negotiated extension on one connection. Transforms are called in
+ * message order, one at a time, so a stateful codec (context takeover) sees
+ * messages in the order they travel. They are synchronous; an extension may
+ * also offer asynchronous twins for large messages ({@link asyncThreshold}),
+ * which the I/O layer runs in the same order without overlapping any other
+ * transform in the same direction.
  */
 export interface Extension {
   /** The registered name, e.g. "permessage-deflate". */
@@ -34,7 +37,20 @@ export interface Extension {
    * a broadcast encodes it once. Null or absent when output depends on history.
    */
   readonly sharedEncoding?: string | null;
-  /** Release what the extension holds (zlib contexts...) when the connection ends. */
+  /**
+   * Messages of at least this many bytes (encoded size when received, plain
+   * size when sent) are better transformed with {@link decodeAsync} /
+   * {@link encodeAsync}, off the caller's thread. Absent or Infinity: never.
+   */
+  readonly asyncThreshold?: number;
+  /** {@link decode}, asynchronously: the same limit, the same errors (as rejections). */
+  decodeAsync?(payload: Uint8Array, maxSize: number): Promise<Uint8Array>;
+  /** {@link encode}, asynchronously. */
+  encodeAsync?(payload: Uint8Array, options: { compress?: boolean }): Promise<Uint8Array | null>;
+  /**
+   * Release what the extension holds (zlib contexts...) when the connection
+   * ends; an asynchronous transform in flight then rejects.
+   */
   dispose(): void;
 }
 

@@ -159,6 +159,9 @@ export class FrameParser {
   private maskKey: Uint8Array | null = null;
   private maskPhase = 0;
   private stopped = false;
+  /** Set by {@link pause}: input waits in {@link held} until {@link resume}. */
+  private paused = false;
+  private held: Uint8Array[] | null = null;
   private readonly unmask: boolean;
 
   constructor(
@@ -179,13 +182,48 @@ export class FrameParser {
   /** Ignore all further input (after a close frame, or when the protocol failed). */
   stop(): void {
     this.stopped = true;
+    this.held = null;
+  }
+
+  /** True between {@link pause} and {@link resume}. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stop handing frames on after the current sink call: the rest of the
+   * input, and any pushed meanwhile, is kept as it is until {@link resume}.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Go on parsing, first the input kept while paused (which may pause again). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    for (let i = 0; i < held.length; i++) {
+      this.push(held[i]!);
+      if (this.paused) {
+        // Paused again: what is still held follows what that push kept.
+        for (let k = i + 1; k < held.length; k++) (this.held ??= []).push(held[k]!);
+        return;
+      }
+    }
   }
 
   /** Feed the next bytes received. Never throws for bad input: errors go to the sink. */
   push(chunk: Uint8Array): void {
+    if (this.paused) {
+      if (!this.stopped) (this.held ??= []).push(chunk);
+      return;
+    }
     let pos = 0;
     const n = chunk.length;
-    while (pos < n && !this.stopped) {
+    while (pos < n && !this.stopped && !this.paused) {
       if (this.state === State.Payload) {
         const take = Math.min(this.remaining, n - pos);
         // A plain view: cheaper than subarray() on subclasses such as Node's Buffer.
@@ -219,6 +257,9 @@ export class FrameParser {
         this.headerLength = 0;
         this.readHeader(header, 0);
       }
+    }
+    if (this.paused && pos < n && !this.stopped) {
+      (this.held ??= []).push(new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n - pos));
     }
   }
 

@@ -4,6 +4,7 @@
  * echoing a text message never decodes and re-encodes it.
  */
 import type { ProtocolError } from "./errors.js";
+import type { Extension } from "./extension.js";
 import { Opcode } from "./frame.js";
 
 const decoder = new TextDecoder();
@@ -137,5 +138,23 @@ export interface ErrorEvent {
   readonly error: ProtocolError;
 }
 
+/**
+ * A received message to decode off the caller's thread (only with the
+ * protocol's `asyncDecode` option): undo `extensions` in the order given
+ * (`decodeAsync` where they have it, else `decode`, with `maxSize`), then
+ * hand the result to `Protocol.decoded` or the error to
+ * `Protocol.decodeFailed`. Until then the protocol reads no further input,
+ * so nothing that arrived after the message overtakes it.
+ */
+export interface DecodeEvent {
+  readonly type: "decode";
+  readonly messageType: MessageType;
+  /** The payload as received (extension-encoded, all fragments joined). */
+  readonly payload: Uint8Array;
+  readonly extensions: readonly Extension[];
+  /** The protocol's `maxMessageSize`: the decoded size must stay within it. */
+  readonly maxSize: number;
+}
+
 /** Everything {@link Protocol.events} can return. */
-export type ProtocolEvent = Message | FrameEvent | ChunkEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent;
+export type ProtocolEvent = Message | FrameEvent | ChunkEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent | DecodeEvent;

@@ -10,7 +10,7 @@ import type { Extension } from "./extension.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
-import { Frame, Message, frameTypeOf, type MessageType, type ProtocolEvent } from "./message.js";
+import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
 
@@ -44,6 +44,14 @@ export interface ProtocolOptions extends Partial<Limits> {
   random?: RandomSource;
   /** Extensions negotiated in the handshake, in the order the response listed them. */
   extensions?: Extension[];
+  /**
+   * Hand received messages that an extension prefers to decode off the
+   * caller's thread (see `Extension.asyncThreshold`) to the driver as
+   * `decode` events, instead of decoding them inside {@link Protocol.receive}
+   * (default false). Input after such a message is held unparsed until the
+   * driver calls {@link Protocol.decoded} or {@link Protocol.decodeFailed}.
+   */
+  asyncDecode?: boolean;
 }
 
 /** Options for one outgoing message (see {@link Protocol.sendMessage}). */
@@ -121,6 +129,9 @@ export class Protocol implements FrameSink {
   /** Pre-encoded messages that arrived while a fragmented message was being sent: they follow its last frame. */
   private deferredEncoded: Uint8Array[] | null = null;
   private readonly extensions: readonly Extension[];
+  private readonly asyncDecode: boolean;
+  /** The type of the message handed out in a `decode` event and not yet decoded, or null. */
+  private pendingDecode: MessageType | null = null;
 
   private sentClose: CloseFrame | null = null;
   private receivedClose: CloseFrame | null = null;
@@ -140,6 +151,7 @@ export class Protocol implements FrameSink {
     const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
     this.writer = new FrameWriter(masked, slab, keys);
     this.extensions = options.extensions ?? [];
+    this.asyncDecode = options.asyncDecode ?? false;
     let allowedRsv = 0;
     for (const extension of this.extensions) {
       if ((allowedRsv & extension.rsv) !== 0) throw new UsageError("EXTENSION_CONFLICT", `${extension.name} claims RSV bits already in use`);
@@ -226,6 +238,15 @@ export class Protocol implements FrameSink {
   /** True when {@link events} has something to return. */
   get hasEvents(): boolean {
     return this.queue.length > 0;
+  }
+
+  /**
+   * True while a `decode` event waits for {@link decoded} or
+   * {@link decodeFailed}: input is held, unparsed, meanwhile (a driver
+   * should stop reading to keep it bounded).
+   */
+  get decoding(): boolean {
+    return this.pendingDecode !== null;
   }
 
   /**
@@ -392,19 +413,44 @@ export class Protocol implements FrameSink {
     }
   }
 
-  /** Decode a message an extension marked, check it, and deliver it in the current mode. */
+  /** Decode a message an extension marked (or hand it out to decode), check it, and deliver it in the current mode. */
   private finishEncodedMessage(type: MessageType): void {
     let payload = this.takeData();
     const rsv = this.messageRsv;
     this.messageRsv = 0;
+    if (this.asyncDecode && this.prefersAsyncDecode(rsv, payload.length)) {
+      const extensions: Extension[] = [];
+      for (let i = this.extensions.length - 1; i >= 0; i--) {
+        if ((rsv & this.extensions[i]!.rsv) !== 0) extensions.push(this.extensions[i]!);
+      }
+      const event: DecodeEvent = { type: "decode", messageType: type, payload, extensions, maxSize: this.limits.maxMessageSize };
+      // Nothing after this message may be parsed before it is decoded: a close
+      // frame, later messages, and the decoder's own context all wait.
+      this.pendingDecode = type;
+      this.parser.pause();
+      this.queue.push(event);
+      return;
+    }
     try {
       for (let i = this.extensions.length - 1; i >= 0; i--) {
         const extension = this.extensions[i]!;
         if ((rsv & extension.rsv) !== 0) payload = extension.decode(payload, this.limits.maxMessageSize);
       }
     } catch (error) {
-      return this.fail(error instanceof ProtocolError ? error : new ProtocolError("INVALID_COMPRESSED_DATA", String(error)));
+      return this.fail(decodeFailure(error));
     }
+    this.deliverDecoded(type, payload);
+  }
+
+  /** Some extension that encoded this message would rather decode it asynchronously. */
+  private prefersAsyncDecode(rsv: number, size: number): boolean {
+    for (const extension of this.extensions) {
+      if ((rsv & extension.rsv) !== 0 && extension.decodeAsync !== undefined && size >= (extension.asyncThreshold ?? Infinity)) return true;
+    }
+    return false;
+  }
+
+  private deliverDecoded(type: MessageType, payload: Uint8Array): void {
     if (type === "text" && !isValidUtf8(payload, this.utf8Check)) return this.fail(new ProtocolError("INVALID_UTF8"));
     const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
     if (this.deliver === "messages") {
@@ -415,6 +461,40 @@ export class Protocol implements FrameSink {
     } else {
       this.queue.push({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
     }
+  }
+
+  /**
+   * The message of the pending `decode` event, decoded: it is checked and
+   * delivered like any other, then parsing goes on with the input held
+   * meanwhile (which may produce another `decode` event). Ignored once the
+   * transport is gone. Throws UsageError `NO_PENDING_DECODE` when no decode
+   * is pending.
+   */
+  decoded(payload: Uint8Array): void {
+    const type = this.takePendingDecode();
+    if (this.transportEnded || this.failure !== null) return;
+    this.deliverDecoded(type, payload);
+    if (this.failure === null) this.parser.resume();
+  }
+
+  /**
+   * The pending `decode` event's message could not be decoded: fail the
+   * connection as {@link receive} would have (1009 for `MESSAGE_TOO_BIG`,
+   * 1007 for anything that is not a `ProtocolError`). Ignored once the
+   * transport is gone. Throws UsageError `NO_PENDING_DECODE` when no
+   * decode is pending.
+   */
+  decodeFailed(error: unknown): void {
+    this.takePendingDecode();
+    if (this.transportEnded || this.failure !== null) return;
+    this.fail(decodeFailure(error));
+  }
+
+  private takePendingDecode(): MessageType {
+    const type = this.pendingDecode;
+    if (type === null) throw new UsageError("NO_PENDING_DECODE", "no decode event is waiting for its result");
+    this.pendingDecode = null;
+    return type;
   }
 
   private onControlFrame(opcode: number, payload: Uint8Array): void {
@@ -493,7 +573,27 @@ export class Protocol implements FrameSink {
         rsv |= extension.rsv;
       }
     }
-    const size = options.fragmentSize;
+    this.writeMessage(opcode, bytes, rsv, options.fragmentSize);
+  }
+
+  /**
+   * Queue a whole message whose payload the extensions have already
+   * transformed (asynchronously, say: see `Extension.encodeAsync`), with the
+   * RSV bits they set; framed like {@link sendMessage} would.
+   */
+  sendTransformed(opcode: number, payload: Uint8Array, rsv: number, options: { fragmentSize?: number } = {}): void {
+    if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
+      throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
+    }
+    if ((rsv & ~this.parser.allowedRsv) !== 0) {
+      throw new UsageError("INVALID_FRAME", `RSV bits ${rsv} are not all claimed by a negotiated extension`);
+    }
+    this.checkCanSendData();
+    this.writeMessage(opcode, payload, rsv, options.fragmentSize);
+  }
+
+  /** Frame a message, split into frames of `size` bytes if given; only the first frame carries the RSV bits. */
+  private writeMessage(opcode: number, bytes: Uint8Array, rsv: number, size: number | undefined): void {
     if (size === undefined || bytes.length <= size) return this.writer.frame(true, rsv, opcode, bytes);
     if (!Number.isInteger(size) || size < 1) throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
     for (let offset = 0; offset < bytes.length; offset += size) {
@@ -636,6 +736,11 @@ export class Protocol implements FrameSink {
   get outputBytes(): number {
     return this.writer.queuedBytes;
   }
+}
+
+/** What an extension's decoder threw, as the error that fails the connection. */
+function decodeFailure(error: unknown): ProtocolError {
+  return error instanceof ProtocolError ? error : new ProtocolError("INVALID_COMPRESSED_DATA", String(error));
 }
 
 const encoder = new TextEncoder();

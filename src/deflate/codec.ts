@@ -7,8 +7,8 @@ import { ProtocolError } from "../core/errors.js";
 import type { Extension } from "../core/extension.js";
 import { Rsv } from "../core/frame.js";
 import { EXTENSION_NAME, type AgreedParameters } from "./negotiate.js";
-import { DEFAULT_LEVEL, DEFAULT_MEM_LEVEL } from "./options.js";
-import { OutputLimitError, SyncZlib, ZlibDataError } from "./zlib.js";
+import { DEFAULT_ASYNC_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MEM_LEVEL } from "./options.js";
+import { OutputLimitError, ZlibContext, ZlibDataError, asyncZlibSupported, type ZlibResult } from "./zlib.js";
 
 /** The tail a Z_SYNC_FLUSH leaves (an empty stored block), removed by the sender, restored by the receiver. */
 const TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
@@ -27,6 +27,8 @@ export interface CodecSettings {
   inflateNoContextTakeover: boolean;
   /** Messages shorter than this are not compressed. */
   threshold: number;
+  /** Messages of at least this many bytes (compressed when received, plain when sent) are better transformed off the event loop. */
+  asyncThreshold: number;
   level: number;
   memLevel: number;
 }
@@ -35,7 +37,7 @@ export interface CodecSettings {
 export function settingsFor(
   role: "client" | "server",
   agreed: AgreedParameters,
-  tuning: { threshold: number; level: number; memLevel: number },
+  tuning: { threshold: number; asyncThreshold?: number; level: number; memLevel: number },
 ): CodecSettings {
   const client = role === "client";
   return {
@@ -44,6 +46,7 @@ export function settingsFor(
     deflateNoContextTakeover: client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover,
     inflateNoContextTakeover: client ? agreed.serverNoContextTakeover : agreed.clientNoContextTakeover,
     threshold: tuning.threshold,
+    asyncThreshold: tuning.asyncThreshold ?? DEFAULT_ASYNC_THRESHOLD,
     level: tuning.level,
     memLevel: tuning.memLevel,
   };
@@ -63,11 +66,20 @@ function toLimit(maxSize: number): number {
  * Compresses one message with `deflater` (which keeps or not its window:
  * the caller decides) and removes the sync-flush tail (RFC 7692 7.2.1).
  */
-function deflateMessage(deflater: SyncZlib, payload: Uint8Array): Uint8Array {
+function deflateMessage(deflater: ZlibContext, payload: Uint8Array): Uint8Array {
   // zlib emits nothing for an empty input right after a flush, so the empty
   // message is written by hand: one empty stored block header.
   if (payload.length === 0) return EMPTY_COMPRESSED.slice();
-  const { output } = deflater.process([payload], Infinity);
+  return withoutTail(deflater.process([payload], Infinity).output);
+}
+
+/** {@link deflateMessage} on the thread pool. */
+async function deflateMessageAsync(deflater: ZlibContext, payload: Uint8Array): Promise<Uint8Array> {
+  if (payload.length === 0) return EMPTY_COMPRESSED.slice();
+  return withoutTail((await deflater.processAsync([payload], Infinity)).output);
+}
+
+function withoutTail(output: Uint8Array): Uint8Array {
   return endsWithTail(output) ? output.subarray(0, output.length - 4) : output;
 }
 
@@ -76,8 +88,16 @@ function deflateMessage(deflater: SyncZlib, payload: Uint8Array): Uint8Array {
  * `limit` bytes. Throws ZlibDataError / OutputLimitError from the driver, or
  * ZlibDataError for data after a final block.
  */
-function inflateMessage(inflater: SyncZlib, payload: Uint8Array, limit: number): Uint8Array {
-  const { output, remaining } = inflater.process([payload, TAIL], limit);
+function inflateMessage(inflater: ZlibContext, payload: Uint8Array, limit: number): Uint8Array {
+  return checkEnd(inflater, payload, inflater.process([payload, TAIL], limit));
+}
+
+/** {@link inflateMessage} on the thread pool. */
+async function inflateMessageAsync(inflater: ZlibContext, payload: Uint8Array, limit: number): Promise<Uint8Array> {
+  return checkEnd(inflater, payload, await inflater.processAsync([payload, TAIL], limit));
+}
+
+function checkEnd(inflater: ZlibContext, payload: Uint8Array, { output, remaining }: ZlibResult): Uint8Array {
   if (inflater.ended) {
     // A message may end with a BFINAL block (RFC 7692 7.2.3.3), optionally
     // followed by one 0x00 byte; nothing else may follow it.
@@ -93,17 +113,19 @@ function inflateMessage(inflater: SyncZlib, payload: Uint8Array, limit: number):
 
 /**
  * Contexts shared by every connection whose direction keeps no window
- * between messages (no_context_takeover): zlib runs synchronously, so one
- * context per setting serves them all in turn, reset after each message.
- * This is what makes `serverNoContextTakeover` save ~250 KB per connection.
+ * between messages (no_context_takeover): synchronous calls never overlap,
+ * so one context per setting serves them all in turn, reset after each
+ * message. This is what makes `serverNoContextTakeover` save ~250 KB per
+ * connection. A message transformed off the event loop gets a context of
+ * its own instead, used for it alone and then closed.
  */
-const sharedContexts = new Map<string, SyncZlib>();
+const sharedContexts = new Map<string, ZlibContext>();
 
-function sharedContext(kind: "deflate" | "inflate", windowBits: number, level = 0, memLevel = 0): SyncZlib {
+function sharedContext(kind: "deflate" | "inflate", windowBits: number, level = 0, memLevel = 0): ZlibContext {
   const key = `${kind}:${windowBits}:${level}:${memLevel}`;
   let context = sharedContexts.get(key);
   if (context === undefined || !context.open) {
-    context = kind === "deflate" ? new SyncZlib("deflate", { windowBits, level, memLevel }) : new SyncZlib("inflate", { windowBits });
+    context = kind === "deflate" ? new ZlibContext("deflate", { windowBits, level, memLevel }) : new ZlibContext("inflate", { windowBits });
     sharedContexts.set(key, context);
   }
   return context;
@@ -117,7 +139,7 @@ export function sharedZlibContexts(): number {
 }
 
 /** Drop a shared context that failed: the next message gets a fresh one. */
-function discardShared(context: SyncZlib): void {
+function discardShared(context: ZlibContext): void {
   context.close();
   for (const [key, value] of sharedContexts) if (value === context) sharedContexts.delete(key);
 }
@@ -132,7 +154,8 @@ function decodeError(error: unknown, limit: number): ProtocolError {
 /**
  * permessage-deflate on one connection. zlib contexts are created on first
  * use (an idle connection holds none) and released by {@link dispose}; a
- * direction without context takeover uses a process-wide shared context.
+ * direction without context takeover uses a process-wide shared context
+ * for synchronous calls, and a private one per asynchronous call.
  */
 export class PerMessageDeflate implements Extension {
   readonly name = EXTENSION_NAME;
@@ -142,16 +165,27 @@ export class PerMessageDeflate implements Extension {
   /** The parameters both ends agreed on. */
   readonly agreed: Readonly<AgreedParameters>;
   readonly settings: Readonly<CodecSettings>;
-  #deflater: SyncZlib | null = null;
-  #inflater: SyncZlib | null = null;
+  #deflater: ZlibContext | null = null;
+  #inflater: ZlibContext | null = null;
+  /** Without context takeover, the private context of the message being transformed off the loop. */
+  #oneShotDeflater: ZlibContext | null = null;
+  #oneShotInflater: ZlibContext | null = null;
   /** The decompressor failed while the peer keeps its window: a new one could not follow. */
   #inflateBroken = false;
   #disposed = false;
+
+  /**
+   * Messages of at least this many bytes (compressed size when received,
+   * plain size when sent) are better transformed with {@link decodeAsync} /
+   * {@link encodeAsync}; Infinity when this runtime's zlib cannot run them.
+   */
+  readonly asyncThreshold: number;
 
   constructor(role: "client" | "server", agreed: AgreedParameters, settings: CodecSettings) {
     this.role = role;
     this.agreed = Object.freeze({ ...agreed });
     this.settings = Object.freeze({ ...settings });
+    this.asyncThreshold = asyncZlibSupported() ? settings.asyncThreshold : Infinity;
   }
 
   /** Without context takeover every message is compressed alone: equal settings give equal bytes. */
@@ -160,17 +194,15 @@ export class PerMessageDeflate implements Extension {
     return s.deflateNoContextTakeover ? `permessage-deflate:${s.deflateWindowBits}:${s.level}:${s.memLevel}:${s.threshold}` : null;
   }
 
-  /** How many zlib contexts this connection holds now (0, 1 or 2). */
+  /** How many zlib contexts this connection holds now: 0 to 2, plus one per call in flight without context takeover. */
   get zlibContexts(): number {
-    return (this.#deflater?.open ? 1 : 0) + (this.#inflater?.open ? 1 : 0);
+    const contexts = [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater];
+    return contexts.reduce((open, context) => open + (context?.open ? 1 : 0), 0);
   }
 
   decode(payload: Uint8Array, maxSize: number): Uint8Array {
     const limit = toLimit(maxSize);
-    if (this.#disposed) throw new ProtocolError("INVALID_COMPRESSED_DATA", "the connection's decompressor was released");
-    if (this.#inflateBroken) {
-      throw new ProtocolError("INVALID_COMPRESSED_DATA", "the decompressor is unusable after an earlier error");
-    }
+    this.#checkCanDecode();
     // An empty payload is not valid DEFLATE with the tail appended, but it
     // can only mean an empty message; leave the decompressor untouched.
     if (payload.length === 0) return new Uint8Array(0);
@@ -186,16 +218,63 @@ export class PerMessageDeflate implements Extension {
         throw decodeError(error, limit);
       }
     }
+    let inflater: ZlibContext | null = null;
     try {
-      const inflater = (this.#inflater ??= new SyncZlib("inflate", { windowBits: settings.inflateWindowBits }));
+      inflater = this.#takeoverInflater();
       return inflateMessage(inflater, payload, limit);
     } catch (error) {
-      // Never reuse a decompressor that failed half way through a message; the peer's window is lost.
-      this.#inflater?.close();
-      this.#inflater = null;
-      this.#inflateBroken = true;
-      throw decodeError(error, limit);
+      throw this.#inflateFailed(inflater, error, limit);
     }
+  }
+
+  /**
+   * {@link decode} on the thread pool, with the same limit and errors. Calls
+   * must follow the message order and not overlap each other or
+   * {@link decode}: with context takeover they share one decompressor.
+   */
+  async decodeAsync(payload: Uint8Array, maxSize: number): Promise<Uint8Array> {
+    const limit = toLimit(maxSize);
+    this.#checkCanDecode();
+    if (payload.length === 0) return new Uint8Array(0);
+    const settings = this.settings;
+    if (settings.inflateNoContextTakeover) {
+      let own: ZlibContext | null = null;
+      try {
+        own = this.#oneShotInflater = new ZlibContext("inflate", { windowBits: settings.inflateWindowBits });
+        return await inflateMessageAsync(own, payload, limit);
+      } catch (error) {
+        throw decodeError(error, limit);
+      } finally {
+        own?.close();
+        if (this.#oneShotInflater === own) this.#oneShotInflater = null;
+      }
+    }
+    let inflater: ZlibContext | null = null;
+    try {
+      inflater = this.#takeoverInflater();
+      return await inflateMessageAsync(inflater, payload, limit);
+    } catch (error) {
+      throw this.#inflateFailed(inflater, error, limit);
+    }
+  }
+
+  #checkCanDecode(): void {
+    if (this.#disposed) throw new ProtocolError("INVALID_COMPRESSED_DATA", "the connection's decompressor was released");
+    if (this.#inflateBroken) {
+      throw new ProtocolError("INVALID_COMPRESSED_DATA", "the decompressor is unusable after an earlier error");
+    }
+  }
+
+  #takeoverInflater(): ZlibContext {
+    return (this.#inflater ??= new ZlibContext("inflate", { windowBits: this.settings.inflateWindowBits }));
+  }
+
+  /** Never reuse a decompressor that failed half way through a message; the peer's window is lost. */
+  #inflateFailed(inflater: ZlibContext | null, error: unknown, limit: number): ProtocolError {
+    inflater?.close();
+    if (this.#inflater === inflater) this.#inflater = null;
+    this.#inflateBroken = true;
+    return decodeError(error, limit);
   }
 
   encode(payload: Uint8Array, options: { compress?: boolean }): Uint8Array | null {
@@ -213,29 +292,63 @@ export class PerMessageDeflate implements Extension {
         throw error;
       }
     }
-    const deflater = (this.#deflater ??= new SyncZlib("deflate", {
+    const deflater = this.#takeoverDeflater();
+    try {
+      return deflateMessage(deflater, payload);
+    } catch (error) {
+      this.#deflateFailed(deflater);
+      throw error;
+    }
+  }
+
+  /**
+   * {@link encode} on the thread pool. Calls must follow the message order
+   * and not overlap each other or {@link encode}: with context takeover
+   * they share one compressor.
+   */
+  async encodeAsync(payload: Uint8Array, options: { compress?: boolean }): Promise<Uint8Array | null> {
+    const settings = this.settings;
+    if (this.#disposed || options?.compress === false || payload.length < settings.threshold) return null;
+    if (payload.length === 0) return EMPTY_COMPRESSED.slice();
+    if (settings.deflateNoContextTakeover) {
+      const own = new ZlibContext("deflate", { windowBits: settings.deflateWindowBits, level: settings.level, memLevel: settings.memLevel });
+      this.#oneShotDeflater = own;
+      try {
+        return await deflateMessageAsync(own, payload);
+      } finally {
+        own.close();
+        if (this.#oneShotDeflater === own) this.#oneShotDeflater = null;
+      }
+    }
+    const deflater = this.#takeoverDeflater();
+    try {
+      return await deflateMessageAsync(deflater, payload);
+    } catch (error) {
+      this.#deflateFailed(deflater);
+      throw error;
+    }
+  }
+
+  #takeoverDeflater(): ZlibContext {
+    const settings = this.settings;
+    return (this.#deflater ??= new ZlibContext("deflate", {
       windowBits: settings.deflateWindowBits,
       level: settings.level,
       memLevel: settings.memLevel,
     }));
-    let output: Uint8Array;
-    try {
-      output = deflateMessage(deflater, payload);
-    } catch (error) {
-      // A fresh compressor is always understood by the peer, window or not.
-      deflater.close();
-      this.#deflater = null;
-      throw error;
-    }
-    return output;
   }
 
+  /** A fresh compressor is always understood by the peer, window or not. */
+  #deflateFailed(deflater: ZlibContext): void {
+    deflater.close();
+    if (this.#deflater === deflater) this.#deflater = null;
+  }
+
+  /** Release every context, those of calls in flight too (the calls then reject). */
   dispose(): void {
     this.#disposed = true;
-    this.#deflater?.close();
-    this.#deflater = null;
-    this.#inflater?.close();
-    this.#inflater = null;
+    for (const context of [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater]) context?.close();
+    this.#deflater = this.#inflater = this.#oneShotDeflater = this.#oneShotInflater = null;
   }
 }
 
@@ -254,7 +367,7 @@ export interface CompressMessageOptions {
  * takeover (the payload of a frame with RSV1 set). For tests and tools.
  */
 export function compressMessage(payload: Uint8Array, options: CompressMessageOptions = {}): Uint8Array {
-  const deflater = new SyncZlib("deflate", {
+  const deflater = new ZlibContext("deflate", {
     windowBits: options.windowBits ?? 15,
     level: options.level ?? DEFAULT_LEVEL,
     memLevel: options.memLevel ?? DEFAULT_MEM_LEVEL,
@@ -282,9 +395,9 @@ export interface DecompressMessageOptions {
 export function decompressMessage(payload: Uint8Array, options: DecompressMessageOptions = {}): Uint8Array {
   const limit = toLimit(options.maxSize ?? Infinity);
   if (payload.length === 0) return new Uint8Array(0);
-  let inflater: SyncZlib | null = null;
+  let inflater: ZlibContext | null = null;
   try {
-    inflater = new SyncZlib("inflate", { windowBits: options.windowBits ?? 15 });
+    inflater = new ZlibContext("inflate", { windowBits: options.windowBits ?? 15 });
     return inflateMessage(inflater, payload, limit);
   } catch (error) {
     throw decodeError(error, limit);

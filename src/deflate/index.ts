@@ -24,6 +24,7 @@ export {
 } from "./codec.js";
 export { EXTENSION_NAME, type AgreedParameters } from "./negotiate.js";
 export {
+  DEFAULT_ASYNC_THRESHOLD,
   DEFAULT_LEVEL,
   DEFAULT_MEM_LEVEL,
   DEFAULT_THRESHOLD,
@@ -31,7 +32,7 @@ export {
   type DeflateOptions,
   type ResolvedDeflateOptions,
 } from "./options.js";
-export { liveZlibContexts, zlibSupported } from "./zlib.js";
+export { asyncZlibSupported, liveZlibContexts, zlibSupported } from "./zlib.js";
 
 /** The permessage-deflate factory, with its resolved configuration. */
 export interface PerMessageDeflateFactory extends ExtensionFactory {
@@ -50,7 +51,7 @@ export interface PerMessageDeflateFactory extends ExtensionFactory {
 export function permessageDeflate(options: DeflateOptions = {}): PerMessageDeflateFactory {
   const resolved = Object.freeze(resolveDeflateOptions(options));
   if (!zlibSupported()) throw new WebSocketError("DEFLATE_UNSUPPORTED", UNSUPPORTED_MESSAGE);
-  const tuning = { threshold: resolved.threshold, level: resolved.level, memLevel: resolved.memLevel };
+  const tuning = { threshold: resolved.threshold, asyncThreshold: resolved.asyncThreshold, level: resolved.level, memLevel: resolved.memLevel };
   return {
     name: EXTENSION_NAME,
     options: resolved,

@@ -41,6 +41,18 @@ export interface DeflateOptions {
    */
   threshold?: number;
   /**
+   * Messages this big or bigger are compressed and decompressed on the
+   * libuv thread pool instead of on the event loop (default 256 KiB): the
+   * compressed payload's size decides for a received message, the plain
+   * size for a sent one. Smaller messages keep the synchronous path, which
+   * costs less per message. Either way messages keep their order: a
+   * received message is delivered, and the input after it read, only once
+   * it is inflated; sends made after a large one go out after it. 0 sends
+   * everything to the thread pool, Infinity nothing. Ignored where the
+   * runtime's zlib cannot be driven asynchronously.
+   */
+  asyncThreshold?: number;
+  /**
    * zlib compression level, 0..9 or -1 for zlib's default (6). Default 1:
    * on typical JSON/text messages it runs several times faster than level 6
    * and its output is only slightly larger.
@@ -57,11 +69,13 @@ export interface ResolvedDeflateOptions {
   serverMaxWindowBits: number | undefined;
   clientMaxWindowBits: number | boolean;
   threshold: number;
+  asyncThreshold: number;
   level: number;
   memLevel: number;
 }
 
 export const DEFAULT_THRESHOLD = 1024;
+export const DEFAULT_ASYNC_THRESHOLD = 256 * 1024;
 export const DEFAULT_LEVEL = 1;
 export const DEFAULT_MEM_LEVEL = 8;
 
@@ -82,7 +96,7 @@ function flag(value: unknown, name: string): boolean {
 /** Checks `options` and fills in the defaults; throws UsageError `INVALID_DEFLATE_OPTION`. */
 export function resolveDeflateOptions(options: DeflateOptions = {}): ResolvedDeflateOptions {
   if (typeof options !== "object" || options === null) throw invalid("options must be an object");
-  const { serverMaxWindowBits, clientMaxWindowBits, threshold, level, memLevel } = options;
+  const { serverMaxWindowBits, clientMaxWindowBits, threshold, asyncThreshold, level, memLevel } = options;
   if (serverMaxWindowBits !== undefined && !isIntegerIn(serverMaxWindowBits, 8, 15)) {
     throw invalid(`serverMaxWindowBits must be an integer from 8 to 15, got ${String(serverMaxWindowBits)}`);
   }
@@ -91,6 +105,9 @@ export function resolveDeflateOptions(options: DeflateOptions = {}): ResolvedDef
   }
   if (threshold !== undefined && !(isIntegerIn(threshold, 0, Number.MAX_SAFE_INTEGER) || threshold === Infinity)) {
     throw invalid(`threshold must be a non-negative integer, got ${String(threshold)}`);
+  }
+  if (asyncThreshold !== undefined && !(isIntegerIn(asyncThreshold, 0, Number.MAX_SAFE_INTEGER) || asyncThreshold === Infinity)) {
+    throw invalid(`asyncThreshold must be a non-negative integer or Infinity, got ${String(asyncThreshold)}`);
   }
   if (level !== undefined && !isIntegerIn(level, -1, 9)) {
     throw invalid(`level must be an integer from -1 to 9, got ${String(level)}`);
@@ -104,6 +121,7 @@ export function resolveDeflateOptions(options: DeflateOptions = {}): ResolvedDef
     serverMaxWindowBits,
     clientMaxWindowBits: clientMaxWindowBits ?? true,
     threshold: threshold ?? DEFAULT_THRESHOLD,
+    asyncThreshold: asyncThreshold ?? DEFAULT_ASYNC_THRESHOLD,
     level: level ?? DEFAULT_LEVEL,
     memLevel: memLevel ?? DEFAULT_MEM_LEVEL,
   };

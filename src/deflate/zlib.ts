@@ -1,13 +1,14 @@
 /**
- * Synchronous, stateful raw DEFLATE on top of `node:zlib`.
+ * Stateful raw DEFLATE on top of `node:zlib`, driven synchronously or on
+ * the libuv thread pool, one context serving both.
  *
  * permessage-deflate needs a compressor and a decompressor that keep their
- * LZ77 window from one message to the next (context takeover) and that run
- * synchronously, because {@link Extension} transforms are synchronous. Node's
- * public API offers either stateful streams (asynchronous) or synchronous
- * one-shot calls (stateless). The undocumented `_processChunk(chunk, flush)`
- * is synchronous but closes the zlib handle when it returns, so it can only
- * be used once per object.
+ * LZ77 window from one message to the next (context takeover), and most
+ * messages are best transformed synchronously, in message order, inside the
+ * protocol. Node's public API offers either stateful streams (asynchronous)
+ * or synchronous one-shot calls (stateless). The undocumented
+ * `_processChunk(chunk, flush)` without a callback is synchronous but closes
+ * the zlib handle when it returns, so it can only be used once per object.
  *
  * What remains is the native handle every zlib object wraps, which Node's own
  * synchronous path drives: `handle.writeSync(flush, in, inOff, inLen, out,
@@ -16,6 +17,18 @@
  * `handle.onerror`. Both have been there since Node 10 and Bun mirrors them.
  * {@link zlibSupported} checks for them so a runtime without them fails
  * with a clear message instead of a TypeError mid-connection.
+ *
+ * Large messages are better processed off the event loop. The same object's
+ * `_processChunk(chunk, flush, callback)` is Node's own asynchronous step: it
+ * calls `handle.write(...)` (the thread-pool twin of `writeSync`), hands
+ * each filled piece of `_outBuffer` (`_chunkSize` bytes) to `push`, and calls
+ * back when the input is used up; errors still go to `handle.onerror`. Since
+ * nothing reads the stream side of these objects, `push` is replaced by one
+ * that collects the output (and enforces the limit), and the piece size is
+ * raised for the duration of a call. {@link asyncZlibSupported} checks for
+ * those fields; without them every message stays on the synchronous path.
+ * Because both paths use the same native context, a window kept between
+ * messages is the same whichever path a message takes.
  */
 import zlib from "node:zlib";
 
@@ -39,6 +52,17 @@ interface NativeHandle {
 interface ZlibInternals {
   _handle: NativeHandle | null | undefined;
   _writeState: Uint32Array | undefined;
+}
+
+/** The further undocumented fields the asynchronous path uses (see the module comment). */
+interface AsyncInternals {
+  _handle: (NativeHandle & { write?: unknown }) | null | undefined;
+  _processChunk(chunk: Uint8Array, flush: number, callback: () => void): void;
+  _outBuffer: Uint8Array;
+  _outOffset: number;
+  _chunkSize: number;
+  push(chunk: Uint8Array | null): boolean;
+  destroyed: boolean;
 }
 
 type ZlibObject = zlib.DeflateRaw | zlib.InflateRaw;
@@ -105,6 +129,37 @@ export function zlibSupported(): boolean {
   return supported;
 }
 
+let asyncSupported: boolean | undefined;
+
+/**
+ * Whether this runtime's zlib objects also expose what the asynchronous
+ * path drives (checked once, with a throwaway decompressor). When false,
+ * every message is transformed synchronously.
+ */
+export function asyncZlibSupported(): boolean {
+  if (asyncSupported === undefined) {
+    let probe: zlib.InflateRaw | undefined;
+    try {
+      probe = zlib.createInflateRaw({ chunkSize: zlib.constants.Z_MIN_CHUNK });
+      const internals = probe as unknown as AsyncInternals;
+      asyncSupported =
+        zlibSupported() &&
+        typeof internals._handle?.write === "function" &&
+        typeof internals._processChunk === "function" &&
+        typeof internals.push === "function" &&
+        internals._outBuffer instanceof Uint8Array &&
+        typeof internals._outOffset === "number" &&
+        typeof internals._chunkSize === "number" &&
+        typeof internals.destroyed === "boolean";
+    } catch {
+      asyncSupported = false;
+    } finally {
+      probe?.close();
+    }
+  }
+  return asyncSupported;
+}
+
 export const UNSUPPORTED_MESSAGE =
   "permessage-deflate needs synchronous zlib contexts, which this runtime's node:zlib does not expose " +
   "(zlib object without _handle.writeSync/_writeState)";
@@ -118,6 +173,13 @@ const SCRATCH_SIZE = 64 * 1024;
 let scratch: Uint8Array | null = null;
 /** Largest piece allocated at once while output keeps coming. */
 const MAX_PIECE = 4 * 1024 * 1024;
+/**
+ * Largest piece an asynchronous call fills per trip to the thread pool:
+ * about a millisecond of inflating, so the trips cost little next to the work.
+ */
+const ASYNC_PIECE = 1024 * 1024;
+/** What a zlib object's output buffer is set back to between asynchronous calls (never written). */
+let spareOutput: Uint8Array | null = null;
 
 /** A piece of memory zlib writes into; never handed out (its tail is uninitialized). */
 function rawPiece(size: number): Uint8Array {
@@ -131,7 +193,7 @@ function exactResult(size: number): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }
 
-export interface SyncZlibOptions {
+export interface ZlibContextOptions {
   /** 8..15; 8 is raised to 9 for compression, as zlib itself requires. */
   windowBits: number;
   /** Compression only. */
@@ -140,8 +202,45 @@ export interface SyncZlibOptions {
   memLevel?: number;
 }
 
-/** One raw DEFLATE compressor or decompressor, driven synchronously. */
-export class SyncZlib {
+/** What {@link ZlibContext.process} and {@link ZlibContext.processAsync} return. */
+export interface ZlibResult {
+  /** Exactly the bytes produced, in a buffer of their own. */
+  output: Uint8Array;
+  /** Input bytes left unread after the end of the DEFLATE stream (inflate); 0 otherwise. */
+  remaining: number;
+}
+
+/** The asynchronous call in flight on a context. */
+interface AsyncCall {
+  readonly inputs: readonly Uint8Array[];
+  /** Index of the next input to hand to zlib. */
+  next: number;
+  readonly limit: number;
+  readonly pieces: Uint8Array[];
+  total: number;
+  ended: boolean;
+  remaining: number;
+  overLimit: boolean;
+  resolve(result: ZlibResult): void;
+  reject(error: Error): void;
+}
+
+const BUSY = "zlib context is busy with an asynchronous call";
+
+/** Size of the next output piece of an asynchronous call. */
+function asyncPiece(deflating: boolean, inputLeft: number, limit: number, total: number): number {
+  // Deflated output is not much larger than its input; inflated output has no such bound.
+  const wanted = deflating ? Math.max(inputLeft + (inputLeft >>> 10) + 256, 4096) : ASYNC_PIECE;
+  // One byte past the limit is enough to know the limit is passed.
+  return Math.max(1, Math.min(wanted, ASYNC_PIECE, limit + 1 - total));
+}
+
+/**
+ * One raw DEFLATE compressor or decompressor. {@link process} runs it
+ * synchronously, {@link processAsync} on the thread pool; calls must not
+ * overlap (a synchronous call while an asynchronous one runs throws).
+ */
+export class ZlibContext {
   readonly kind: "deflate" | "inflate";
   #object: ZlibObject | null;
   #handle: NativeHandle | null;
@@ -149,8 +248,11 @@ export class SyncZlib {
   #error: { message: string; code: string | undefined } | null = null;
   /** The last call met the end of the DEFLATE stream (a block with BFINAL set). */
   #ended = false;
+  #call: AsyncCall | null = null;
+  /** Node's callback for the end of each asynchronous step; bound on the first asynchronous call. */
+  #afterStep: (() => void) | null = null;
 
-  constructor(kind: "deflate" | "inflate", options: SyncZlibOptions) {
+  constructor(kind: "deflate" | "inflate", options: ZlibContextOptions) {
     if (!zlibSupported()) throw new Error(UNSUPPORTED_MESSAGE);
     this.kind = kind;
     // The stream's own output buffer (chunkSize) is never used here: keep it minimal.
@@ -175,9 +277,11 @@ export class SyncZlib {
     this.#handle = internals.handle;
     this.#state = internals.state;
     // Errors are taken here, synchronously, instead of going through the
-    // stream's destroy(error) and an 'error' event on a later tick.
+    // stream's destroy(error) and an 'error' event on a later tick. After an
+    // asynchronous step zlib reports errors here and never calls back.
     this.#handle.onerror = (message, _errno, code) => {
       if (this.#error === null) this.#error = { message, code };
+      if (this.#call !== null) this.#settle(this.#call, new ZlibDataError(message, code));
     };
     // Belt and braces: nothing may ever surface as an unhandled 'error' event.
     object.on("error", () => {});
@@ -189,7 +293,12 @@ export class SyncZlib {
     return this.#object !== null;
   }
 
-  /** Whether the last {@link process} call reached the end of the DEFLATE stream. */
+  /** Whether an asynchronous call is running. */
+  get busy(): boolean {
+    return this.#call !== null;
+  }
+
+  /** Whether the last call reached the end of the DEFLATE stream. */
   get ended(): boolean {
     return this.#ended;
   }
@@ -197,11 +306,16 @@ export class SyncZlib {
   /** Forget the window and any partial state (zlib's deflateReset / inflateReset). */
   reset(): void {
     if (this.#object === null) return;
+    if (this.#call !== null) throw new Error(BUSY);
     this.#object.reset();
     this.#ended = false;
   }
 
-  /** Release the native context; idempotent. */
+  /**
+   * Release the native context; idempotent. An asynchronous call in flight
+   * rejects once its current step is back from the thread pool (zlib frees
+   * the context then).
+   */
   close(): void {
     const object = this.#object;
     if (object === null) return;
@@ -222,9 +336,10 @@ export class SyncZlib {
    * For decompression, {@link ended} tells whether a final block was met;
    * `remaining` is then how many input bytes were left unread.
    */
-  process(inputs: readonly Uint8Array[], limit: number): { output: Uint8Array; remaining: number } {
+  process(inputs: readonly Uint8Array[], limit: number): ZlibResult {
     const handle = this.#handle;
     if (handle === null) throw new Error("zlib context is closed");
+    if (this.#call !== null) throw new Error(BUSY);
     const state = this.#state;
     const deflating = this.kind === "deflate";
     const shared = (scratch ??= new Uint8Array(SCRATCH_SIZE));
@@ -296,5 +411,103 @@ export class SyncZlib {
       at += piece.length;
     }
     return { output, remaining };
+  }
+
+  /**
+   * {@link process} on the libuv thread pool: the event loop runs on while
+   * zlib works. The same limit applies, checked after each piece of output
+   * (at most 1 MiB, never past `limit` + 1 in total): past it, the context
+   * is closed and the promise rejects with {@link OutputLimitError}. Rejects
+   * with {@link ZlibDataError} for bad input, and with an Error if the
+   * context is closed meanwhile. The inputs must not change until it settles.
+   */
+  processAsync(inputs: readonly Uint8Array[], limit: number): Promise<ZlibResult> {
+    const object = this.#object;
+    if (object === null) return Promise.reject(new Error("zlib context is closed"));
+    if (this.#call !== null) return Promise.reject(new Error(BUSY));
+    if (!asyncZlibSupported()) return Promise.reject(new Error("this runtime's node:zlib cannot be driven asynchronously here"));
+    if (inputs.length === 0) return Promise.resolve({ output: new Uint8Array(0), remaining: 0 });
+    const internals = object as unknown as AsyncInternals;
+    if (this.#afterStep === null) {
+      this.#afterStep = () => this.#stepDone();
+      // Nothing reads the stream side of this object: its output comes here instead.
+      internals.push = (piece) => this.#collect(piece);
+    }
+    let size = 0;
+    for (const input of inputs) size += input.length;
+    return new Promise<ZlibResult>((resolve, reject) => {
+      const call: AsyncCall = { inputs, next: 0, limit, pieces: [], total: 0, ended: false, remaining: 0, overLimit: false, resolve, reject };
+      this.#call = call;
+      const first = asyncPiece(this.kind === "deflate", size, limit, 0);
+      internals._outBuffer = Buffer.allocUnsafeSlow(first);
+      internals._outOffset = 0;
+      internals._chunkSize = first;
+      this.#writeNext(call);
+    });
+  }
+
+  /** Hand the next non-empty input (or the last one, which carries the flush) to zlib. */
+  #writeNext(call: AsyncCall): void {
+    const last = call.inputs.length - 1;
+    while (call.next < last && call.inputs[call.next]!.length === 0) call.next++;
+    const n = call.next++;
+    const internals = this.#object as unknown as AsyncInternals;
+    internals._processChunk(call.inputs[n]!, n === last ? Z_SYNC_FLUSH : Z_NO_FLUSH, this.#afterStep!);
+  }
+
+  /** Node's `push`: a filled piece of output, or null when the DEFLATE stream ended with input left. */
+  #collect(piece: Uint8Array | null): boolean {
+    const call = this.#call;
+    if (call === null) return true;
+    if (piece === null) {
+      call.ended = true;
+      let remaining = this.#state[1]!;
+      for (let k = call.next; k < call.inputs.length; k++) remaining += call.inputs[k]!.length;
+      call.remaining = remaining;
+      return true;
+    }
+    call.pieces.push(piece);
+    call.total += piece.length;
+    if (call.total > call.limit) {
+      // A closed (destroyed) object runs no further step: Node calls back at once.
+      call.overLimit = true;
+      this.close();
+      return true;
+    }
+    // The piece is full: Node allocates the next one with _chunkSize bytes right after this.
+    if (this.#state[0] === 0) {
+      (this.#object as unknown as AsyncInternals)._chunkSize = asyncPiece(this.kind === "deflate", this.#state[1]!, call.limit, call.total);
+    }
+    return true;
+  }
+
+  /** One input is used up (or the object was closed): go on with the next, or settle. */
+  #stepDone(): void {
+    const call = this.#call;
+    if (call === null) return;
+    if (call.overLimit) return this.#settle(call, new OutputLimitError(call.limit));
+    if (this.#object === null) return this.#settle(call, new Error("zlib context was closed during the call"));
+    if (!call.ended && call.next < call.inputs.length) return this.#writeNext(call);
+    this.#ended = call.ended;
+    this.#settle(call, null);
+  }
+
+  #settle(call: AsyncCall, error: Error | null): void {
+    this.#call = null;
+    const object = this.#object as unknown as AsyncInternals | null;
+    if (object !== null) {
+      // Do not keep the last piece alive with the context.
+      object._outBuffer = spareOutput ??= Buffer.allocUnsafeSlow(zlib.constants.Z_MIN_CHUNK);
+      object._outOffset = 0;
+      object._chunkSize = spareOutput.length;
+    }
+    if (error !== null) return call.reject(error);
+    const output = exactResult(call.total);
+    let at = 0;
+    for (const piece of call.pieces) {
+      output.set(piece, at);
+      at += piece.length;
+    }
+    call.resolve({ output, remaining: call.remaining });
   }
 }

@@ -16,6 +16,7 @@ import {
   Protocol,
   UsageError,
   encodeClosePayload,
+  type DecodeEvent,
   type Delivery,
   type Extension,
   type Limits,
@@ -28,6 +29,7 @@ import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Heartbeat, resolveLiveness, type Liveness } from "./heartbeat.js";
 import { Inbox, toFrame, toMessage } from "./inbox.js";
+import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
 import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
 import { rejected, settled } from "./promises.js";
@@ -184,6 +186,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Created on first use: most connections never ping or stream. */
   private pings: Pings | null = null;
   private sendOrder: SendOrder | null = null;
+  /** Extensions agreed in the handshake (run by sends encoded off the loop). */
+  private readonly negotiated: readonly Extension[];
+  /** Sends at least this big are encoded off the event loop (Infinity: never). */
+  private readonly asyncEncodeAt: number;
+  /** Sends encoded off the loop, queued or running: close and publish wait behind them. */
+  private encodesPending = 0;
   private closeTimer: NodeJS.Timeout | null = null;
   /** Only with pingInterval or idleTimeout set: reads then also stamp it. */
   private heartbeat: Heartbeat | null = null;
@@ -212,9 +220,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       autoClose: options.autoClose,
       deliver: options.deliver,
       extensions: handshake.negotiated,
+      asyncDecode: true,
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
+    this.negotiated = handshake.negotiated ?? [];
+    this.asyncEncodeAt = asyncEncodeThreshold(handshake.negotiated);
     this.inbox = new Inbox(this, this.core, socket, options.receiveQueue ?? DEFAULT_RECEIVE_QUEUE);
     this.outbox = new Outbox(this.core, socket, this.counters);
     this.backpressure = backpressureOf(options);
@@ -439,8 +450,35 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case "error":
           this.fail(event.error);
           break;
+        case "decode":
+          this.decodeOffLoop(event);
+          break;
       }
     }
+  }
+
+  /**
+   * A large received message is decoded on the thread pool. The core reads
+   * nothing after it meanwhile, and the socket is paused so what follows
+   * waits in the kernel instead of in memory.
+   */
+  private decodeOffLoop(event: DecodeEvent): void {
+    this.inbox.hold();
+    decodeOffLoop(event).then(
+      (payload) => this.afterDecode(payload, undefined),
+      (error: unknown) => this.afterDecode(null, error),
+    );
+  }
+
+  private afterDecode(payload: Uint8Array | null, error: unknown): void {
+    // Released first: the core may hand out the next large message and hold again.
+    this.inbox.release();
+    if (payload !== null) this.core.decoded(payload);
+    else this.core.decodeFailed(error);
+    if (this.info !== null) return; // closed meanwhile: nothing to deliver or write
+    if (this.core.hasEvents) this.dispatch(this.core.events());
+    if (this.core.outputBytes > 0) this.outbox.flush();
+    if (this.core.shouldCloseTransport) this.endTransport();
   }
 
   private fail(error: ProtocolError | Error): void {
@@ -460,6 +498,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (isAsyncIterable(data)) {
       return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.outbox, this, data));
     }
+    if (this.asyncEncodeAt !== Infinity && offloaded(data, options?.compress, this.asyncEncodeAt)) {
+      return this.sendOffLoop(data, { type: options?.type, compress: options?.compress });
+    }
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
     if (this.bufferedAmount >= this.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
@@ -473,6 +514,36 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } catch (error) {
       return rejected(error as Error);
     }
+  }
+
+  /**
+   * A large message, encoded off the event loop in its turn of the send
+   * order: later sends queue behind it, so they go out after it.
+   */
+  private sendOffLoop(data: SendData, options: OffloadedSend): Promise<void> {
+    this.encodesPending++;
+    const send = (): Promise<void> => {
+      // Closing already: do not compress for nothing.
+      if (this.info !== null || this.core.closeSent !== null) return rejected(closedError(this.core, this.info !== null));
+      return encodeOffLoop(this.core, this.negotiated, data, options).then(
+        () => {
+          this.counters.messagesOut++;
+          return this.outbox.schedule();
+        },
+        (error: unknown) => {
+          // The connection ended under the encoder (its context was released): report that.
+          throw this.info !== null ? closedError(this.core, true) : error;
+        },
+      );
+    };
+    const sent = (this.sendOrder ??= new SendOrder()).after(() =>
+      this.bufferedAmount < this.backpressure.limit ? send() : this.overLimitInOrder(send),
+    );
+    const settle = (): void => {
+      this.encodesPending--;
+    };
+    void sent.then(settle, settle);
+    return sent;
   }
 
   /** A send whose turn came in the send order: the limit is checked now, not when it was called. */
@@ -557,6 +628,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       }
       return false;
     }
+    if (this.encodesPending > 0) {
+      // A large send is being compressed off the loop: the published message goes after it.
+      void this.sendOrder!.after(() => {
+        this.queuePublished(frames, opcode, payload, compress);
+        return Promise.resolve();
+      });
+      return true;
+    }
+    return this.queuePublished(frames, opcode, payload, compress);
+  }
+
+  private queuePublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
     try {
       if (frames !== null) this.core.sendEncoded(frames);
       else this.core.sendMessage(opcode, payload, { compress, fragmentSize: this.core.limits.maxFrameSize });
@@ -635,6 +718,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
     options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
+    if (this.asyncEncodeAt !== Infinity && offloaded(data, options.compress, this.asyncEncodeAt)) return this.sendOffLoop(data, options);
     const run = (): Promise<void> => {
       try {
         queueFragmented(this.core, data, options);
@@ -697,6 +781,31 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * destroy the socket if needed. Resolves with how the connection ended.
    */
   close(code?: number, reason?: string): Promise<CloseInfo> {
+    if (this.info !== null) return this.closed;
+    if (this.encodesPending > 0) return this.closeAfterSends(code, reason);
+    return this.closeNow(code, reason);
+  }
+
+  /**
+   * Large sends are still being compressed: the close frame follows them, as
+   * it would have followed them synchronously. The close timer starts now,
+   * so a send that never finishes cannot hold the connection open.
+   */
+  private closeAfterSends(code: number | undefined, reason: string | undefined): Promise<CloseInfo> {
+    try {
+      encodeClosePayload(code, reason); // a bad code or reason is refused now, not later
+    } catch (error) {
+      return rejected(error as Error);
+    }
+    void this.sendOrder!.after(() => {
+      void this.closeNow(code, reason);
+      return Promise.resolve();
+    });
+    this.armCloseTimer();
+    return this.closed;
+  }
+
+  private closeNow(code: number | undefined, reason: string | undefined): Promise<CloseInfo> {
     if (this.info !== null) return this.closed;
     try {
       if (this.core.close(code, reason)) this.outbox.flush();

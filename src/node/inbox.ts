@@ -2,7 +2,8 @@
  * The receive side of a connection: received messages (or frames) go to a
  * waiting `receive()` or iterator, else to listeners, else into a queue.
  * While the queue is full the socket is paused, so TCP pushes back on the
- * peer instead of memory growing.
+ * peer instead of memory growing; likewise while a message is decoded off
+ * the event loop ({@link hold}).
  */
 import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
@@ -24,6 +25,8 @@ export class Inbox {
   private queueHead = 0;
   private waiters: Waiter[] = [];
   private paused = false;
+  /** A received message is being decoded off the loop: reading waits for it. */
+  private held = false;
   private closed = false;
 
   /** `connection` is the emitter whose message and frame listeners are fed; `limit` the queue length that pauses. */
@@ -164,7 +167,20 @@ export class Inbox {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.closed) this.socket.resume();
+    if (!this.closed && !this.held) this.socket.resume();
+  }
+
+  /** Stop reading while a received message is decoded off the loop: what follows waits in the socket. */
+  hold(): void {
+    this.held = true;
+    this.socket.pause();
+  }
+
+  /** The decode is over: read again, unless the full queue keeps the socket paused. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (!this.paused && !this.closed) this.socket.resume();
   }
 
   /** Nothing follows the peer's close frame: readers waiting for more end now. */

@@ -68,25 +68,37 @@ export function queueMessage(core: Protocol, data: SendData, options: SendOption
   }
 }
 
+/**
+ * The opcode and bytes of a whole message as `send` types it: strings as
+ * text, bytes as binary, a {@link Message} with its own type, unless `type`
+ * says otherwise (bytes sent as text are checked to be UTF-8).
+ */
+export function messageBytes(data: SendData, type: "text" | "binary" | undefined): { opcode: number; bytes: Uint8Array } {
+  const resolved = type ?? (typeof data === "string" ? "text" : data instanceof Message ? data.type : "binary");
+  const bytes = typeof data === "string" ? encoder.encode(data) : data instanceof Message ? data.bytes : toBytes(data);
+  // Strings and received text messages are UTF-8 already; anything else sent as text is checked.
+  const knownText = typeof data === "string" || (data instanceof Message && data.type === "text");
+  if (resolved === "text" && !knownText && !isUtf8(bytes)) {
+    throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
+  }
+  return { opcode: resolved === "text" ? Opcode.TEXT : Opcode.BINARY, bytes };
+}
+
 /** Queue one message as fragments of at most `options.fragmentSize` bytes, for {@link WebSocket.sendFragmented}. */
 export function queueFragmented(
   core: Protocol,
   data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
   options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
 ): void {
-  let type: "text" | "binary" = typeof data === "string" ? "text" : data instanceof Message ? data.type : "binary";
-  if (options.type !== undefined) type = options.type;
-  const bytes = typeof data === "string" ? encoder.encode(data) : data instanceof Message ? data.bytes : toBytes(data);
-  // Strings and received text messages are UTF-8 already; anything else sent as text is checked.
-  const knownText = typeof data === "string" || (data instanceof Message && data.type === "text");
-  if (type === "text" && !knownText && !isUtf8(bytes)) {
-    throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
-  }
-  if (!Number.isInteger(options.fragmentSize) || options.fragmentSize < 1) {
+  const { opcode, bytes } = messageBytes(data, options.type);
+  checkFragmentSize(options.fragmentSize);
+  core.sendMessage(opcode, bytes, { fragmentSize: options.fragmentSize, compress: options.compress });
+}
+
+export function checkFragmentSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1) {
     throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
   }
-  const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
-  core.sendMessage(opcode, bytes, { fragmentSize: options.fragmentSize, compress: options.compress });
 }
 
 /** Queue a single frame as given, for {@link WebSocket.sendFrame}. */

@@ -46,6 +46,8 @@ function describeEvent(e: ProtocolEvent): Record<string, unknown> {
       return { event: "error", code: e.error.code, closeCode: e.error.closeCode };
     case "chunk":
       return { event: "chunk", type: e.messageType, opcode: e.opcode, fin: e.fin, frameEnd: e.frameEnd, hex: hex(e.payload) };
+    case "decode":
+      return { event: "decode", type: e.messageType, hex: hex(e.payload) };
   }
 }
 

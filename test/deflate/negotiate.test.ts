@@ -34,6 +34,7 @@ describe("permessage-deflate options", () => {
         serverMaxWindowBits: undefined,
         clientMaxWindowBits: true,
         threshold: 1024,
+        asyncThreshold: 256 * 1024,
         level: 1,
         memLevel: 8,
       },
@@ -52,6 +53,10 @@ describe("permessage-deflate options", () => {
       { threshold: -1 },
       { threshold: 1.5 },
       { threshold: NaN },
+      { asyncThreshold: -1 },
+      { asyncThreshold: 0.5 },
+      { asyncThreshold: NaN },
+      { asyncThreshold: "big" as unknown as number },
       { level: 10 },
       { level: -2 },
       { memLevel: 0 },
@@ -67,6 +72,8 @@ describe("permessage-deflate options", () => {
     }
     assert.doesNotThrow(() => permessageDeflate({ serverMaxWindowBits: 8, clientMaxWindowBits: 15, threshold: 0, level: 9, memLevel: 9 }));
     assert.doesNotThrow(() => permessageDeflate({ threshold: Infinity, level: -1, memLevel: 1 }));
+    assert.doesNotThrow(() => permessageDeflate({ asyncThreshold: 0 }));
+    assert.doesNotThrow(() => permessageDeflate({ asyncThreshold: Infinity }));
   });
 });
 
