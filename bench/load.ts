@@ -20,10 +20,11 @@
  *   echoes, compressed or not, are counted from headers just the same.
  *
  * Commands (see lib/control.ts): `echo` starts pipelined echo traffic,
- * `open` opens idle connections at a bounded concurrency, `echo-once` sends
- * one message on each idle connection and waits for every echo, `mark`
- * reports the counters and this process's CPU time, `close` drops every
- * connection.
+ * `broadcast` opens subscribers and a publisher (see startBroadcast),
+ * `open` opens idle connections at a bounded concurrency (with `pause`,
+ * connections that never read), `echo-once` sends one message on each idle
+ * connection and waits for every echo, `mark` reports the counters and this
+ * process's CPU time, `close` drops every connection.
  */
 import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -90,15 +91,18 @@ function acceptsDeflate(head: string): boolean {
 }
 
 /**
- * Open TCP, send the upgrade request (offering permessage-deflate when
- * `deflate`), resolve once the 101 response head has arrived.
+ * Connect (TCP to 127.0.0.1:`endpoint`, or the Unix socket at `endpoint`
+ * when it is a path), send the upgrade request (offering
+ * permessage-deflate when `deflate`), resolve once the 101 response head
+ * has arrived.
  */
-function handshake(port: number, path: string, deflate = false): Promise<Opened> {
+function handshake(endpoint: number | string, path: string, deflate = false): Promise<Opened> {
   return new Promise((resolve, reject) => {
     let reader: Reader = () => undefined;
+    const where = typeof endpoint === "string" ? { path: endpoint } : { port: endpoint, host: HOST };
+    const host = typeof endpoint === "string" ? "localhost" : `${HOST}:${endpoint}`;
     const socket = connect({
-      port,
-      host: HOST,
+      ...where,
       onread: {
         buffer: READ_BUFFER,
         callback: (length: number, buffer: Uint8Array): boolean => {
@@ -107,7 +111,7 @@ function handshake(port: number, path: string, deflate = false): Promise<Opened>
         },
       },
     });
-    socket.setNoDelay(true);
+    if (typeof endpoint === "number") socket.setNoDelay(true);
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => fail(new Error("handshake timeout")), HANDSHAKE_TIMEOUT);
     const fail = (error: Error): void => {
@@ -139,7 +143,7 @@ function handshake(port: number, path: string, deflate = false): Promise<Opened>
     };
     socket.once("connect", () => {
       socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
           (deflate ? `Sec-WebSocket-Extensions: ${DEFLATE_OFFER}\r\n` : "") +
           "\r\n",
@@ -206,6 +210,11 @@ class EchoConnection {
 
   start(rest: Buffer): void {
     this.socket.write(this.traffic.batch);
+    this.listen(rest);
+  }
+
+  /** Only count what arrives (a subscriber): nothing is sent. */
+  listen(rest: Buffer): void {
     if (rest.length > 0) this.onData(rest);
   }
 
@@ -392,6 +401,69 @@ async function startEcho(command: EchoCommand): Promise<{ connected: number; fai
   return { connected: ready.length, failed, wireBytes, ...(error === undefined ? {} : { error }) };
 }
 
+interface BroadcastCommand extends Command {
+  port: number;
+  subscribers: number;
+  size: number;
+  window: number;
+}
+
+/** Messages the broadcast publisher has sent. */
+let published = 0;
+
+/**
+ * `broadcast`: `subscribers` connections on /sub count what the server fans
+ * out to them (frame headers only, each one's first message checked), then
+ * one connection on /pub sends the binary messages the server publishes.
+ * A message counts as delivered once `subscribers` deliveries have arrived
+ * (over all subscribers: no per-message bookkeeping), and the publisher
+ * keeps between window/2 and `window` messages in flight, refilling once
+ * half have been delivered, as the echo connections do.
+ */
+async function startBroadcast(command: BroadcastCommand): Promise<{ subscribed: number; failed: number; error?: string }> {
+  const traffic = buildTraffic(2, command.size, command.window, false, false, false);
+  const { batch, ends, window } = traffic;
+  const half = Math.max(1, window >> 1);
+  const ready: Array<{ connection: EchoConnection; rest: Buffer }> = [];
+  let failed = 0;
+  let error: string | undefined;
+  let delivered = 0;
+  let subscribed = 0;
+  let publisher: Socket | null = null;
+  const onDelivery = (count: number): void => {
+    delivered += count;
+    if (publisher === null) return;
+    const inFlight = published - Math.floor(delivered / subscribed);
+    if (inFlight > half) return;
+    const refill = window - inFlight;
+    published += refill;
+    publisher.write(refill === window ? batch : batch.subarray(0, ends[refill - 1]));
+  };
+  await pool(command.subscribers, 100, async () => {
+    try {
+      const { socket, rest, setReader } = await handshake(command.port, "/sub");
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      ready.push({ connection: new EchoConnection(socket, setReader, traffic, onDelivery), rest });
+    } catch (problem) {
+      failed++;
+      error ??= (problem as Error).message;
+    }
+  });
+  subscribed = ready.length;
+  if (subscribed === 0) return { subscribed, failed, ...(error === undefined ? {} : { error }) };
+  for (const { connection, rest } of ready) connection.listen(rest);
+  // Opened after every subscriber: the server has handled their subscriptions by the time it
+  // reads the first message.
+  const opened = await handshake(command.port, "/pub");
+  sockets.add(opened.socket);
+  opened.socket.once("close", () => sockets.delete(opened.socket));
+  publisher = opened.socket;
+  published += window;
+  publisher.write(batch);
+  return { subscribed, failed, ...(error === undefined ? {} : { error }) };
+}
+
 interface OpenCommand extends Command {
   port: number;
   path: string;
@@ -399,6 +471,10 @@ interface OpenCommand extends Command {
   concurrency: number;
   /** Offer permessage-deflate. */
   deflate?: boolean;
+  /** Stop reading once open (a slow consumer): the server's writes back up. */
+  pause?: boolean;
+  /** Connect to this Unix socket instead of TCP `port`. */
+  socketPath?: string;
 }
 
 /** Idle connections opened by `open`, for `echo-once`. */
@@ -412,8 +488,9 @@ async function openIdle(command: OpenCommand): Promise<{ opened: number; failed:
   let error: string | undefined;
   await pool(command.count, command.concurrency, async () => {
     try {
-      const connection = await handshake(command.port, command.path, command.deflate === true);
+      const connection = await handshake(command.socketPath ?? command.port, command.path, command.deflate === true);
       const { socket } = connection;
+      if (command.pause === true) socket.pause();
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
       idle.push(connection);
@@ -472,9 +549,11 @@ serveCommands((command) => {
       return openIdle(command as OpenCommand);
     case "echo-once":
       return echoOnce(command as EchoOnceCommand);
+    case "broadcast":
+      return startBroadcast(command as BroadcastCommand);
     case "mark": {
       const cpu = process.cpuUsage();
-      return { messages, failures, mismatches, open: sockets.size, cpuMicros: cpu.user + cpu.system, time: performance.now() };
+      return { messages, published, failures, mismatches, open: sockets.size, cpuMicros: cpu.user + cpu.system, time: performance.now() };
     }
     case "close": {
       for (const socket of sockets) socket.destroy();

@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { WebSocketServer } from "../src/index.js";
 import { MEMORY_CONNECTIONS, MEMORY_MESSAGE, measureCompressionMemory, type MemoryServer } from "./compression-memory.js";
 import { Child, atExit, installCleanup } from "./lib/child.js";
 import { topFrames } from "./lib/profile.js";
@@ -66,6 +65,7 @@ const SCENARIOS = [
   "idle",
   "client",
   "broadcast",
+  "slow-consumers",
   "compressed",
   "compression-memory",
   "zlib-cost",
@@ -553,6 +553,221 @@ async function runClient(library: "wsx" | "ws", server: Running, options: Option
   }
 }
 
+interface BroadcastResult {
+  throughput: number; // deliveries/s (one message to one subscriber)
+  publishes: number; // messages published per second
+  cpuPerUnit: number; // server CPU µs per delivery
+  serverCpu: number;
+  rssMiB: number;
+  loadCpu: number;
+  loadCpuPerUnit: number; // load generator CPU µs per delivery
+  otherCpu: number;
+}
+
+/**
+ * `broadcast`: subscribers held by the load generator, one publisher
+ * connection, 64-byte binary messages. Two windows: 32 messages in flight
+ * (refilled 16 at a time, so a server reads about 16 publishes per turn of
+ * its event loop, as a saturated server does when many clients publish),
+ * and 2 (about one publish per turn: nothing to batch, each delivery is
+ * one socket write in every library).
+ */
+const BROADCAST = { subscribers: 1000, size: 64, windows: [32, 2] };
+
+async function runBroadcast(def: ServerDef, window: number, fileLimit: number, subscribers: number, options: Options): Promise<BroadcastResult> {
+  const server = await startServer(def, options, fileLimit);
+  const load = startLoad(fileLimit);
+  try {
+    const started = await load.request<{ subscribed: number; failed: number; error?: string }>(
+      "broadcast",
+      { port: server.port, subscribers, size: BROADCAST.size, window },
+      60_000,
+    );
+    if (started.subscribed !== subscribers) {
+      throw new Error(`${def.name}: only ${started.subscribed} of ${subscribers} subscribers connected${started.error ? ` (${started.error})` : ""}`);
+    }
+    await sleep(options.warmupMs);
+    const pids = [server.child.pid, load.pid];
+    const s0 = sample(pids);
+    const mark0 = await load.request<Mark & { published: number }>("mark");
+    await sleep(options.measureMs);
+    const s1 = sample(pids);
+    const mark1 = await load.request<Mark & { published: number }>("mark");
+    const rss = rssBytes(server.child.pid);
+    const deliveries = mark1.messages - mark0.messages;
+    const seconds = (mark1.time - mark0.time) / 1000;
+    if (deliveries <= 0) throw new Error(`${def.name}: no delivery in the measured window`);
+    if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
+    if (mark1.mismatches > 0) throw new Error(`${def.name}: ${mark1.mismatches} subscriber(s) received something else than the message published`);
+    if (def.library !== "ws") {
+      // wsx and Bun count their subscribers; a missing one would make every figure per delivery wrong.
+      const stats = await server.child.request<{ subscribers: number; dropped?: number }>("stats");
+      if (stats.subscribers !== subscribers) throw new Error(`${def.name}: ${stats.subscribers} of ${subscribers} connections subscribed`);
+      if ((stats.dropped ?? 0) > 0) throw new Error(`${def.name}: ${stats.dropped} deliveries dropped (over maxBackpressure)`);
+    }
+    const serverMicros = used(s0, s1, 0);
+    return {
+      throughput: deliveries / seconds,
+      publishes: (mark1.published - mark0.published) / seconds,
+      cpuPerUnit: serverMicros / deliveries,
+      serverCpu: (100 * serverMicros) / ((s1.wall - s0.wall) * 1000),
+      rssMiB: rss / MiB,
+      loadCpu: (100 * (mark1.cpuMicros - mark0.cpuMicros)) / (seconds * 1e6),
+      loadCpuPerUnit: (mark1.cpuMicros - mark0.cpuMicros) / deliveries,
+      otherCpu: otherLoad(s0, s1),
+    };
+  } finally {
+    await stopServer(server);
+    await load.kill();
+  }
+}
+
+/**
+ * `slow-consumers`: subscribers that never read while the server publishes
+ * 1 KiB messages at a fixed rate for a bounded time (lib/flood.ts), with a
+ * cap on the bytes any server may accept (ws buffers without bound).
+ *
+ * The subscribers connect over a Unix socket. Over loopback TCP (MSS about
+ * 64 KiB) Linux gives each socket a send buffer of about 3.9 MB from the
+ * start (`ss -tm`: tb3939840), so 1,000 connections that never read could
+ * hold ~4 GB of kernel memory — past the machine's TCP memory limit
+ * (`net.ipv4.tcp_mem`), which would slow down every other TCP user —
+ * before the server's own buffering even begins. A Unix stream socket
+ * holds at most `net.core.wmem_default` (~208 KiB) per connection, so what
+ * the server process does with the excess shows within a second.
+ */
+const SLOW = {
+  subscribers: 1000,
+  size: 1024,
+  perSecond: 500,
+  floodMs: 4000,
+  /** Sampling goes on this long after the flood stopped (wsx's "close" policy destroys sockets after closeTimeout, 5 s). */
+  tailMs: 2500,
+  sampleMs: 500,
+  capBytes: 1536 * MiB,
+};
+
+interface SlowPoint {
+  seconds: number;
+  rssMiB: number;
+  bufferedMiB: number;
+  dropped: number;
+  connections: number;
+  acceptedMiB: number;
+}
+
+interface SlowResult {
+  emptyMiB: number;
+  baseMiB: number; // subscribers connected, before the flood
+  peakMiB: number;
+  endMiB: number;
+  endCollectedMiB: number; // at the end, after a full GC
+  peakBufferedMiB: number;
+  /** Buffers alive in the process (`arrayBuffers`): highest sample, and at the end after a full GC. */
+  peakArrayBuffersMiB: number;
+  endArrayBuffersMiB: number;
+  acceptedMiB: number;
+  dropped: number;
+  openAtEnd: number;
+  capped: number; // 1 when the safety cap stopped the flood
+  stoppedAtS: number;
+  serverCpu: number; // % of one core during the flood and tail
+}
+
+interface SlowServer {
+  name: string;
+  def: ServerDef;
+}
+
+interface Backlog {
+  connections: number;
+  buffered: number;
+  dropped: number;
+  closed: number;
+  flood: { running: boolean; publishes: number; acceptedBytes: number; capped: boolean; stoppedAtMs: number } | null;
+  /** Bytes of Buffers/ArrayBuffers alive in the process (`process.memoryUsage().arrayBuffers`). */
+  arrayBuffers: number;
+}
+
+async function runSlowConsumers(
+  variant: SlowServer,
+  fileLimit: number,
+  subscribers: number,
+  options: Options,
+  curve: SlowPoint[],
+): Promise<SlowResult> {
+  // Over a Unix socket: see SLOW. The socket file lives in its own directory, removed after the run.
+  const socketDir = mkdtempSync(join(tmpdir(), "wsx-bench-sock-"));
+  const socketPath = join(socketDir, "server.sock");
+  const def = { ...variant.def, args: [...variant.def.args, "--unix", socketPath] };
+  let server: Running | null = null;
+  let load: Child | null = null;
+  try {
+    server = await startServer(def, options, fileLimit);
+    load = startLoad(fileLimit);
+    await load.request("ping", {}, 10_000);
+    const empty = await settle(server);
+    const opened = await load.request<{ opened: number; error?: string }>(
+      "open",
+      { port: server.port, socketPath, path: "/sub", count: subscribers, concurrency: 100, pause: true },
+      60_000,
+    );
+    if (opened.opened !== subscribers) throw new Error(`${variant.name}: opened ${opened.opened}/${subscribers}: ${opened.error}`);
+    const base = await settle(server);
+    const pids = [server.child.pid];
+    const s0 = sample(pids);
+    await server.child.request("flood", { size: SLOW.size, perSecond: SLOW.perSecond, ms: SLOW.floodMs, capBytes: SLOW.capBytes });
+    const began = performance.now();
+    let peak = base;
+    let peakBuffered = 0;
+    let peakArrayBuffers = 0;
+    let last: Backlog | null = null;
+    for (let k = 1; k * SLOW.sampleMs <= SLOW.floodMs + SLOW.tailMs; k++) {
+      await sleep(Math.max(0, began + k * SLOW.sampleMs - performance.now()));
+      const rss = rssBytes(server.child.pid);
+      last = await server.child.request<Backlog>("backlog", {}, 30_000);
+      peak = Math.max(peak, rss);
+      peakBuffered = Math.max(peakBuffered, last.buffered);
+      peakArrayBuffers = Math.max(peakArrayBuffers, last.arrayBuffers);
+      curve.push({
+        seconds: (k * SLOW.sampleMs) / 1000,
+        rssMiB: rss / MiB,
+        bufferedMiB: last.buffered / MiB,
+        dropped: last.dropped,
+        connections: last.connections,
+        acceptedMiB: (last.flood?.acceptedBytes ?? 0) / MiB,
+      });
+    }
+    const s1 = sample(pids);
+    const end = rssBytes(server.child.pid);
+    // What is left once garbage is collected: memory the server still holds for the slow consumers.
+    const endCollected = await settle(server);
+    const collected = await server.child.request<Backlog>("backlog", {}, 30_000);
+    const flood = last?.flood ?? null;
+    if (flood === null || flood.publishes === 0) throw new Error(`${variant.name}: nothing was published`);
+    return {
+      emptyMiB: empty / MiB,
+      baseMiB: base / MiB,
+      peakMiB: peak / MiB,
+      endMiB: end / MiB,
+      endCollectedMiB: endCollected / MiB,
+      peakBufferedMiB: peakBuffered / MiB,
+      peakArrayBuffersMiB: peakArrayBuffers / MiB,
+      endArrayBuffersMiB: collected.arrayBuffers / MiB,
+      acceptedMiB: flood.acceptedBytes / MiB,
+      dropped: last!.dropped,
+      openAtEnd: last!.connections,
+      capped: flood.capped ? 1 : 0,
+      stoppedAtS: flood.running ? Number.NaN : flood.stoppedAtMs / 1000,
+      serverCpu: (100 * used(s0, s1, 0)) / ((s1.wall - s0.wall) * 1000),
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await load?.kill();
+    rmSync(socketDir, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------- reporting
 
 type Figures = Record<string, number>;
@@ -582,6 +797,8 @@ interface ScenarioResult {
   /** Title of the first column (default "server"). */
   firstColumn?: string;
   warnings: string[];
+  /** Lines printed after the table (e.g. a curve over time). */
+  extra?: string[];
   todo?: string;
   profiles?: Record<string, Array<{ name: string; selfMs: number; percent: number }>>;
 }
@@ -649,6 +866,7 @@ function render(result: ScenarioResult): string {
       : [row.name, ...columns.map((c) => c.format(row.median[c.key] ?? Number.NaN))],
   );
   out.push(table([result.firstColumn ?? "server", ...columns.map((c) => c.title)], rows));
+  if (result.extra !== undefined) out.push(...result.extra);
   for (const row of result.rows) {
     if (row.error !== undefined) out.push(`! ${row.name} failed: ${firstLines(row.error)}`);
   }
@@ -1137,22 +1355,145 @@ async function zlibCostScenario(options: Options): Promise<ScenarioResult> {
   };
 }
 
-function todoScenario(name: string): ScenarioResult {
-  const publish = typeof (WebSocketServer.prototype as unknown as { publish?: unknown }).publish === "function";
-  const todo = publish
-    ? "broadcast: wsx now has server.publish; the scenario is still to be written"
-    : "broadcast: needs pub/sub (wsx has no server.publish yet)";
+async function broadcastScenario(defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const warnings: string[] = [];
+  const hard = hardFileLimit();
+  const fileLimit = Math.min(hard, Math.max(BROADCAST.subscribers + 256, 1024));
+  const subscribers = Math.min(BROADCAST.subscribers, fileLimit - 256);
+  if (subscribers < BROADCAST.subscribers) warnings.push(`the open-file hard limit is ${hard}: ${subscribers} subscribers instead of ${BROADCAST.subscribers}`);
+  const rows: Row[] = [];
+  const pairs: Array<[string, string, string]> = [];
+  for (const window of BROADCAST.windows) {
+    // wsx-iter differs from wsx only in how the publisher's messages are read; ws-bufferutil
+    // from ws only in unmasking them (servers never mask), so it is run once, at the main window.
+    const servers = defs.filter((d) => d.name !== "wsx-iter" && (window === BROADCAST.windows[0] || d.name !== "ws-bufferutil"));
+    const label = (name: string): string => `${String(window).padEnd(2)} ${name}`;
+    rows.push(
+      ...(await repeat(
+        "broadcast",
+        servers.map((d) => label(d.name)),
+        options.reps,
+        (name) => runBroadcast(servers.find((d) => label(d.name) === name)!, window, fileLimit, subscribers, options),
+        (r) =>
+          `${fmt(r.throughput).padStart(9)} deliveries/s  server ${fmtSig(r.cpuPerUnit)} µs/delivery (${fmt(r.serverCpu)}% CPU)  ` +
+          `load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+      )),
+    );
+    for (const [a, b] of SERVER_PAIRS) if (a !== "wsx-iter") pairs.push([label(a), label(b), `${a}/${b} (${window} in flight)`]);
+  }
+  const targets = { cpuPerUnit: 0.1 };
   return {
-    name,
-    description: "one message fanned out to many connections",
-    rows: [],
+    name: "broadcast",
+    description:
+      `${fmt(subscribers)} subscribers, ${BROADCAST.size}-byte binary messages sent by one publisher connection and each published to every ` +
+      `subscriber (wsx: server.publish; ws: the wss.clients loop; Bun: server.publish), ${BROADCAST.windows.join(" or ")} messages in flight; ` +
+      `server CPU µs per delivery (one message to one subscriber)`,
+    firstColumn: "in flight · server",
+    rows,
+    ratios: ratioLines(
+      rows,
+      ["cpuPerUnit", "throughput", "rssMiB"],
+      targets,
+      pairs.map(([a, b]) => [a, b]),
+    ).map((line) => ({ ...line, pair: pairs.find(([a, b]) => `${a}/${b}` === line.pair)?.[2] ?? line.pair })),
+    ratioTitles: { cpuPerUnit: "CPU/delivery", throughput: "deliveries/s", rssMiB: "RSS" },
+    targets,
+    columns: [
+      { key: "throughput", title: "deliveries/s", format: (v) => fmt(v) },
+      { key: "cpuPerUnit", title: "CPU µs/delivery", format: fmtSig },
+      { key: "publishes", title: "publishes/s", format: (v) => fmt(v) },
+      { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+      { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
+      { key: "loadCpuPerUnit", title: "load µs/delivery", format: fmtSig },
+      { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+    ],
+    warnings: [...warnings, ...saturationWarnings(rows, "loadCpu", "the load generator").map((w) => `${w}: ${LOAD_BOUND}`)],
+  };
+}
+
+async function slowConsumersScenario(defs: ServerDef[], options: Options): Promise<ScenarioResult> {
+  const warnings: string[] = [];
+  const hard = hardFileLimit();
+  const fileLimit = Math.min(hard, Math.max(SLOW.subscribers + 256, 1024));
+  const subscribers = Math.min(SLOW.subscribers, fileLimit - 256);
+  if (subscribers < SLOW.subscribers) warnings.push(`the open-file hard limit is ${hard}: ${subscribers} subscribers instead of ${SLOW.subscribers}`);
+  const variants: SlowServer[] = [];
+  const wsx = defs.find((d) => d.name === "wsx");
+  if (wsx !== undefined) {
+    const limited = (policy: string): ServerDef => ({
+      ...wsx,
+      name: `wsx 64 KiB ${policy}`,
+      args: [...wsx.args, "--max-backpressure", String(64 * 1024), "--backpressure", policy],
+    });
+    variants.push({ name: "wsx 64 KiB drop", def: limited("drop") }, { name: "wsx 64 KiB close", def: limited("close") });
+    variants.push({ name: "wsx defaults", def: { ...wsx, name: "wsx defaults" } });
+  }
+  const ws = defs.find((d) => d.name === "ws");
+  if (ws !== undefined) variants.push({ name: "ws", def: ws });
+  const curves = new Map<string, SlowPoint[]>();
+  // One run per server: a bound shown over time, not a ratio to take a median of.
+  const rows = await repeat(
+    "slow-consumers",
+    variants.map((v) => v.name),
+    1,
+    (name) => {
+      const curve: SlowPoint[] = [];
+      curves.set(name, curve);
+      return runSlowConsumers(variants.find((v) => v.name === name)!, fileLimit, subscribers, options, curve);
+    },
+    (r) =>
+      `peak RSS ${fmt(r.peakMiB)} MiB  peak buffered ${fmt(r.peakBufferedMiB)} MiB  accepted ${fmt(r.acceptedMiB)} MiB  ` +
+      `dropped ${fmt(r.dropped)}  open at the end ${fmt(r.openAtEnd)}`,
+  );
+  for (const row of rows) {
+    if (row.error === undefined && row.median["capped"] === 1) {
+      warnings.push(`${row.name}: stopped by the safety cap (${fmt(SLOW.capBytes / MiB)} MiB accepted) after ${fmt(row.median["stoppedAtS"]!, 1)} s`);
+    }
+  }
+  return {
+    name: "slow-consumers",
+    description:
+      `${fmt(subscribers)} subscribers that stop reading right after the handshake; the server publishes ${SLOW.size / 1024} KiB binary messages ` +
+      `to all of them, ${SLOW.perSecond} per second for ${SLOW.floodMs / 1000} s (at most ${fmt(SLOW.capBytes / MiB)} MiB accepted), ` +
+      `sampled every ${SLOW.sampleMs / 1000} s until ${(SLOW.floodMs + SLOW.tailMs) / 1000} s; one run per server`,
+    rows,
     ratios: [],
     ratioTitles: {},
     targets: {},
-    columns: [],
-    warnings: [],
-    todo,
+    columns: [
+      { key: "baseMiB", title: "RSS before MiB", format: (v) => fmt(v, 1) },
+      { key: "peakMiB", title: "peak RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "endMiB", title: "end RSS MiB", format: (v) => fmt(v, 1) },
+      { key: "endCollectedMiB", title: "after GC MiB", format: (v) => fmt(v, 1) },
+      { key: "peakBufferedMiB", title: "peak buffered MiB", format: (v) => fmt(v, 1) },
+      { key: "peakArrayBuffersMiB", title: "peak Buffers MiB", format: (v) => fmt(v, 1) },
+      { key: "endArrayBuffersMiB", title: "Buffers after GC MiB", format: (v) => fmt(v, 1) },
+      { key: "acceptedMiB", title: "accepted MiB", format: (v) => fmt(v) },
+      { key: "dropped", title: "dropped", format: (v) => fmt(v) },
+      { key: "openAtEnd", title: "open at end", format: (v) => fmt(v) },
+      { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+    ],
+    warnings,
+    extra: slowCurve(variants.map((v) => v.name), curves),
   };
+}
+
+/** The curve of `slow-consumers`: one line per sample, one column per server (RSS MiB / buffered MiB / dropped / open). */
+function slowCurve(names: string[], curves: Map<string, SlowPoint[]>): string[] {
+  const present = names.filter((n) => (curves.get(n)?.length ?? 0) > 0);
+  if (present.length === 0) return [];
+  const times = curves.get(present[0]!)!.map((p) => p.seconds);
+  const rows = times.map((t, i) => [
+    fmt(t, 1),
+    ...present.map((name) => {
+      const p = curves.get(name)![i];
+      return p === undefined
+        ? ""
+        : `${fmt(p.rssMiB)} / ${fmt(p.bufferedMiB, 1)} / ${fmt(p.dropped)} / ${fmt(p.connections)}`;
+    }),
+  ]);
+  return ["", "over time: RSS MiB / buffered MiB (sum of bufferedAmount) / dropped / connections open", table(["s", ...present], rows)];
 }
 
 async function main(): Promise<void> {
@@ -1220,7 +1561,8 @@ async function main(): Promise<void> {
     else if (name === "compressed") result = await compressedScenario(defs, options);
     else if (name === "compression-memory") result = await compressionMemoryScenario(defs, options);
     else if (name === "zlib-cost") result = await zlibCostScenario(options);
-    else result = todoScenario(name);
+    else if (name === "broadcast") result = await broadcastScenario(defs, options);
+    else result = await slowConsumersScenario(defs, options);
     if (options.cpuProf && result.todo === undefined) result.profiles = collectProfiles();
     print("");
     print(render(result));

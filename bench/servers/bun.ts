@@ -1,17 +1,26 @@
 /**
  * Bun's own server, as a reference point (`bun dist/bench/servers/bun.js`):
- * prints its port, then serves /echo and /idle with `Bun.serve`.
+ * prints its port, then serves /echo, /idle, /sub (subscribe to the topic
+ * "bench") and /pub (every message received goes to `server.publish("bench", …)`)
+ * with `Bun.serve`.
  */
 import { emit, serveCommands } from "../lib/control.js";
 
+const TOPIC = "bench";
+
+type Path = "/echo" | "/idle" | "/sub" | "/pub";
+
 // The few parts of Bun's API used here (this project does not depend on Bun's types).
 interface BunSocket {
-  data: { echo: boolean };
+  data: { path: Path };
   send(message: string | Uint8Array): number;
+  subscribe(topic: string): void;
 }
 interface BunServer {
   port: number;
-  upgrade(request: Request, options: { data: { echo: boolean } }): boolean;
+  upgrade(request: Request, options: { data: { path: Path } }): boolean;
+  publish(topic: string, message: string | Uint8Array): number;
+  subscriberCount(topic: string): number;
 }
 interface BunApi {
   version: string;
@@ -22,33 +31,39 @@ interface BunApi {
     websocket: {
       perMessageDeflate: boolean;
       maxPayloadLength: number;
+      open(ws: BunSocket): void;
       message(ws: BunSocket, message: string | Uint8Array): void;
     };
   }): BunServer;
 }
 declare const Bun: BunApi;
 
+const PATHS: readonly string[] = ["/echo", "/idle", "/sub", "/pub"];
+
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   fetch(request, srv) {
     const path = new URL(request.url).pathname;
-    if ((path === "/echo" || path === "/idle") && srv.upgrade(request, { data: { echo: path === "/echo" } })) {
-      return undefined;
-    }
+    if (PATHS.includes(path) && srv.upgrade(request, { data: { path: path as Path } })) return undefined;
     return new Response("not found\n", { status: 404 });
   },
   websocket: {
     perMessageDeflate: false,
     maxPayloadLength: 64 * 1024 * 1024,
+    open(ws) {
+      if (ws.data.path === "/sub") ws.subscribe(TOPIC);
+    },
     message(ws, message) {
-      if (ws.data.echo) ws.send(message);
+      if (ws.data.path === "/echo") ws.send(message);
+      else if (ws.data.path === "/pub") server.publish(TOPIC, message);
     },
   },
 });
 
 serveCommands((command) => {
   if (command.cmd === "info") return { library: "bun", version: Bun.version };
+  if (command.cmd === "stats") return { subscribers: server.subscriberCount(TOPIC) };
   throw new Error(`unknown command ${command.cmd}`);
 });
 emit(server.port);
