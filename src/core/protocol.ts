@@ -564,15 +564,7 @@ export class Protocol implements FrameSink {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
     this.checkCanSendData();
-    let bytes = toBytes(payload);
-    let rsv = 0;
-    for (const extension of this.extensions) {
-      const encoded = extension.encode(bytes, options);
-      if (encoded !== null) {
-        bytes = encoded;
-        rsv |= extension.rsv;
-      }
-    }
+    const { bytes, rsv } = this.applyExtensions(toBytes(payload), options);
     this.writeMessage(opcode, bytes, rsv, options.fragmentSize);
   }
 
@@ -657,6 +649,12 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
+    const { bytes, rsv } = this.applyExtensions(payload, options);
+    return encodeFrame(opcode, bytes, { rsv, allocate: this.allocate });
+  }
+
+  /** Run an outgoing message through the negotiated extensions: the bytes to send and the RSV bits they set. */
+  private applyExtensions(payload: Uint8Array, options: { compress?: boolean }): { bytes: Uint8Array; rsv: number } {
     let bytes = payload;
     let rsv = 0;
     for (const extension of this.extensions) {
@@ -666,7 +664,7 @@ export class Protocol implements FrameSink {
         rsv |= extension.rsv;
       }
     }
-    return encodeFrame(opcode, bytes, { rsv, allocate: this.allocate });
+    return { bytes, rsv };
   }
 
   /**

@@ -28,10 +28,12 @@ export function isAsyncIterable(value: unknown): value is AsyncIterable<string |
 }
 
 /**
- * Queue one message for {@link WebSocket.send}: fragmented at maxFrameSize,
- * through the extensions when `extended` (some were negotiated).
+ * The type and payload of anything `send` or `publish` accepts: strings are
+ * text, bytes binary, a {@link Message} keeps its type, unless `as` says
+ * otherwise (bytes sent as text are checked to be UTF-8). A string payload
+ * stays a string unless it goes as binary.
  */
-export function queueMessage(core: Protocol, data: SendData, options: SendOptions | undefined, extended: boolean): void {
+export function messageOf(data: SendData, as: "text" | "binary" | undefined): { type: "text" | "binary"; payload: string | Uint8Array } {
   let type: "text" | "binary";
   let payload: string | Uint8Array;
   if (typeof data === "string") {
@@ -44,13 +46,22 @@ export function queueMessage(core: Protocol, data: SendData, options: SendOption
     type = "binary";
     payload = toBytes(data);
   }
-  if (options?.type !== undefined && options.type !== type) {
+  if (as !== undefined && as !== type) {
     if (typeof payload === "string") payload = encoder.encode(payload);
-    else if (options.type === "text" && !isUtf8(payload)) {
+    else if (as === "text" && !isUtf8(payload)) {
       throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
     }
-    type = options.type;
+    type = as;
   }
+  return { type, payload };
+}
+
+/**
+ * Queue one message for {@link WebSocket.send}: fragmented at maxFrameSize,
+ * through the extensions when `extended` (some were negotiated).
+ */
+export function queueMessage(core: Protocol, data: SendData, options: SendOptions | undefined, extended: boolean): void {
+  const { type, payload } = messageOf(data, options?.type);
   const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
   const maxFrameSize = core.limits.maxFrameSize;
   // A string encodes to at most 3 bytes per UTF-16 unit: only a longer one may need fragmenting.

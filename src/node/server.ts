@@ -27,14 +27,13 @@ import {
   type Limits,
   type UpgradeRequest,
 } from "../core/index.js";
-import { isUtf8 } from "node:buffer";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
 import { resolveBackpressure } from "./backpressure.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
-import { encode, toBytes } from "./sending.js";
+import { encode, messageOf } from "./sending.js";
 import { resolveLiveness } from "./heartbeat.js";
 import { nativeSha1 } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
@@ -513,22 +512,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * ```
    */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message, options: PublishOptions = {}): number {
-    let type: "text" | "binary";
-    let payload: Uint8Array;
-    if (typeof data === "string") {
-      type = "text";
-      payload = encode(data);
-    } else if (data instanceof Message) {
-      type = data.type;
-      payload = data.bytes;
-    } else {
-      type = "binary";
-      payload = toBytes(data);
-    }
-    if (options.type !== undefined && options.type !== type) {
-      if (options.type === "text" && !isUtf8(payload)) throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
-      type = options.type;
-    }
+    const message = messageOf(data, options.type);
+    const type = message.type;
+    const payload = encode(message.payload);
     this.publishedCount++;
     const delivered = this.publishLocal(topic, payload, type === "text" ? Opcode.TEXT : Opcode.BINARY, options.compress, options.exclude ?? null);
     this.adapter?.publish(topic, payload, type === "binary");

@@ -89,6 +89,21 @@ export async function startServer(mode: Mode, options: ServerOptions = {}, handl
   };
 }
 
+/** Start a server in `mode`, run `body` with it and the connections it accepts, and close it whatever happens. */
+export async function withServer(
+  mode: Mode,
+  options: ServerOptions,
+  body: (server: TestServer, accepted: Accepted) => Promise<void>,
+  handler?: ConnectionHandler,
+): Promise<void> {
+  const server = await startServer(mode, options, handler);
+  try {
+    await body(server, new Accepted(server.wss));
+  } finally {
+    await deadline(server.close(), 5000, "server.close()");
+  }
+}
+
 /** The connections a server accepted, in order, for tests to pick up. */
 export class Accepted {
   private items: Array<{ ws: WebSocket; request: ServerRequest }> = [];

@@ -25,23 +25,25 @@ import {
   type HttpResponseInfo,
   type UpgradeRequestOptions,
 } from "../helpers/net.js";
-import { Accepted, rejection, startServer, type Mode, type TestServer } from "../helpers/wsx.js";
+import { Accepted, rejection, type Mode, type TestServer, withServer } from "../helpers/wsx.js";
 
 /** A server with every refusal recorded by error code. */
-async function withServer(
+async function withRefusals(
   mode: Mode,
   options: ServerOptions,
   body: (server: TestServer, accepted: Accepted, refusals: string[]) => Promise<void>,
   handler?: ConnectionHandler,
 ): Promise<void> {
-  const server = await startServer(mode, options, handler);
-  const refusals: string[] = [];
-  server.wss.on("rejected", (error) => refusals.push(error.code));
-  try {
-    await body(server, new Accepted(server.wss), refusals);
-  } finally {
-    await deadline(server.close(), 5000, "server.close()");
-  }
+  await withServer(
+    mode,
+    options,
+    (server, accepted) => {
+      const refusals: string[] = [];
+      server.wss.on("rejected", (error) => refusals.push(error.code));
+      return body(server, accepted, refusals);
+    },
+    handler,
+  );
 }
 
 /** Send a whole request on a fresh raw connection and read the answer. */
@@ -66,7 +68,7 @@ const EARLY = 50;
 describe("slow handshakes", () => {
   for (const mode of ["standalone", "tls"] as const) {
     test(`${mode}: a request dripping one byte every 50 ms is cut off with 408 at handshakeTimeout`, async () => {
-      await withServer(mode, { handshakeTimeout: 300 }, async (server, accepted, refusals) => {
+      await withRefusals(mode, { handshakeTimeout: 300 }, async (server, accepted, refusals) => {
         const client = await RawClient.connect(server.port, server.rawOptions);
         const started = Date.now();
         const request = Buffer.from(upgradeRequest(), "latin1");
@@ -99,7 +101,7 @@ describe("slow handshakes", () => {
   }
 
   test("tls: a client that never starts TLS is dropped at handshakeTimeout", async () => {
-    await withServer("tls", { handshakeTimeout: 300 }, async (server) => {
+    await withRefusals("tls", { handshakeTimeout: 300 }, async (server) => {
       const tcp = await RawClient.connect(server.port); // TCP only: no ClientHello ever comes
       try {
         await tcp.waitClosed(1500);
@@ -113,7 +115,7 @@ describe("slow handshakes", () => {
 describe("header limits", () => {
   for (const mode of ["standalone", "http"] as const) {
     test(`${mode}: maxHeaderBytes and maxHeaderCount answer 431`, async () => {
-      await withServer(mode, { maxHeaderBytes: 1024, maxHeaderCount: 10 }, async (server, accepted, refusals) => {
+      await withRefusals(mode, { maxHeaderBytes: 1024, maxHeaderCount: 10 }, async (server, accepted, refusals) => {
         const big = await ask(server, { headers: { "X-Big": "x".repeat(2000) } });
         assert.equal(big.status, 431);
         // The standard request has 5 fields: 5 more reach the limit, 6 more pass it.
@@ -126,7 +128,7 @@ describe("header limits", () => {
   }
 
   test("standalone: a head that outgrows maxHeaderBytes is refused as it arrives, not at handshakeTimeout", async () => {
-    await withServer("standalone", { maxHeaderBytes: 1024, handshakeTimeout: 60_000 }, async (server, _, refusals) => {
+    await withRefusals("standalone", { maxHeaderBytes: 1024, handshakeTimeout: 60_000 }, async (server, _, refusals) => {
       const client = await RawClient.connect(server.port, server.rawOptions);
       try {
         // Never finished: no empty line.
@@ -141,7 +143,7 @@ describe("header limits", () => {
   });
 
   test("http: a head beyond node:http's maxHeaderSize is answered 431 by node:http; wsx never sees it", async () => {
-    await withServer("http", { maxHeaderBytes: 64 * 1024 }, async (server, accepted, refusals) => {
+    await withRefusals("http", { maxHeaderBytes: 64 * 1024 }, async (server, accepted, refusals) => {
       const response = await ask(server, { headers: { "X-Big": "x".repeat(20_000) } });
       assert.equal(response.status, 431);
       assert.deepEqual(refusals, []);
@@ -152,7 +154,7 @@ describe("header limits", () => {
 
 describe("maxPendingHandshakes", () => {
   test("standalone: beyond it a new socket gets 503 at once; a client that leaves frees its place", async () => {
-    await withServer("standalone", { maxPendingHandshakes: 2, handshakeTimeout: 60_000 }, async (server, accepted, refusals) => {
+    await withRefusals("standalone", { maxPendingHandshakes: 2, handshakeTimeout: 60_000 }, async (server, accepted, refusals) => {
       const idle = [await RawClient.connect(server.port), await RawClient.connect(server.port)];
       try {
         await idle[0]!.write("GET / HTTP/1.1\r\n");
@@ -183,7 +185,7 @@ describe("maxPendingHandshakes", () => {
   });
 
   test("standalone: a refused client may go on sending: its bytes are read and dropped, not left to a reset", async () => {
-    await withServer("standalone", { maxPendingHandshakes: 0 }, async (server) => {
+    await withRefusals("standalone", { maxPendingHandshakes: 0 }, async (server) => {
       const client = await RawClient.connect(server.port, { allowHalfOpen: true });
       try {
         assert.equal((await client.readResponse()).status, 503);
@@ -211,7 +213,7 @@ describe("maxPendingHandshakes", () => {
           return true;
         },
       };
-      await withServer(mode, options, async (server, accepted, refusals) => {
+      await withRefusals(mode, options, async (server, accepted, refusals) => {
         const slow = connect(server.url("/slow"), server.clientOptions);
         slow.catch(() => undefined);
         try {
@@ -237,7 +239,7 @@ describe("maxPendingHandshakes", () => {
 describe("maxConnections", () => {
   for (const mode of ["standalone", "http"] as const) {
     test(`${mode}: beyond it handshakes get 503 with Retry-After; the count goes down as connections close`, async () => {
-      await withServer(mode, { maxConnections: 2 }, async (server, accepted, refusals) => {
+      await withRefusals(mode, { maxConnections: 2 }, async (server, accepted, refusals) => {
         const open: WebSocket[] = [];
         for (let i = 0; i < 2; i++) {
           open.push(await connect(server.url(), server.clientOptions));
@@ -268,7 +270,7 @@ describe("maxConnections", () => {
         return true;
       },
     };
-    await withServer("standalone", options, async (server, accepted, refusals) => {
+    await withRefusals("standalone", options, async (server, accepted, refusals) => {
       // Both pass the early check; only one may be accepted.
       const results = await Promise.allSettled([connect(server.url(), server.clientOptions), connect(server.url(), server.clientOptions)]);
       const opened = results.filter((result) => result.status === "fulfilled");
@@ -287,7 +289,7 @@ describe("origins", () => {
   for (const mode of ["standalone", "http"] as const) {
     test(`${mode}: a list admits its origins (any case) and requests without Origin; others get 403`, async () => {
       const origins = ["https://app.example", "http://localhost:3000"];
-      await withServer(mode, { origins }, async (server, accepted, refusals) => {
+      await withRefusals(mode, { origins }, async (server, accepted, refusals) => {
         const ws = await connect(server.url(), { ...server.clientOptions, origin: "https://app.example" });
         assert.equal((await accepted.next()).request.origin, "https://app.example");
         await ws.close();
@@ -314,7 +316,7 @@ describe("origins", () => {
         asked.push([origin, request.path]);
         return origin === null ? request.headers["x-token"] === "ok" : origin.endsWith(".trusted.example");
       };
-      await withServer(mode, { origins }, async (server, accepted, refusals) => {
+      await withRefusals(mode, { origins }, async (server, accepted, refusals) => {
         assert.equal((await ask(server, { path: "/a", headers: { Origin: "https://app.trusted.example" } })).status, 101);
         assert.equal((await ask(server, { path: "/b", headers: { "X-Token": "ok" } })).status, 101);
         assert.equal((await ask(server, { path: "/c" })).status, 403);

@@ -12,7 +12,6 @@ import {
   WebSocketError,
   connect,
   type ConnectionHandler,
-  type ServerOptions,
   type ServerRequest,
   type WebSocket,
 } from "../../src/index.js";
@@ -30,22 +29,7 @@ import {
   tick,
   upgradeRequest,
 } from "../helpers/net.js";
-import { Accepted, MODES, rejection, startServer, type Mode, type TestServer } from "../helpers/wsx.js";
-
-/** Start a server, run `body`, and close the server whatever happens. */
-async function withServer(
-  mode: Mode,
-  options: ServerOptions,
-  body: (server: TestServer, accepted: Accepted) => Promise<void>,
-  handler?: ConnectionHandler,
-): Promise<void> {
-  const server = await startServer(mode, options, handler);
-  try {
-    await body(server, new Accepted(server.wss));
-  } finally {
-    await deadline(server.close(), 5000, "server.close()");
-  }
-}
+import { Accepted, MODES, rejection, startServer, type TestServer, withServer } from "../helpers/wsx.js";
 
 /** Send `request` on a raw connection and read the HTTP response. */
 async function rawExchange(server: TestServer, request: string | Uint8Array): Promise<Awaited<ReturnType<RawClient["readResponse"]>>> {

@@ -12,7 +12,6 @@ import {
   WebSocketError,
   WebSocketServer,
   connect,
-  type ConnectionHandler,
   type ServerOptions,
   type WebSocket,
 } from "../../src/index.js";
@@ -28,22 +27,7 @@ import {
   parseResponse,
   upgradeRequest,
 } from "../helpers/net.js";
-import { Accepted, rejection, startServer, type Mode, type TestServer } from "../helpers/wsx.js";
-
-/** Start a server, run `body`, and close everything whatever happens. */
-async function withServer(
-  mode: Mode,
-  options: ServerOptions,
-  body: (server: TestServer, accepted: Accepted) => Promise<void>,
-  handler?: ConnectionHandler,
-): Promise<void> {
-  const server = await startServer(mode, options, handler);
-  try {
-    await body(server, new Accepted(server.wss));
-  } finally {
-    await deadline(server.close(), 5000, "server.close()");
-  }
-}
+import { rejection, withServer } from "../helpers/wsx.js";
 
 /** Milliseconds since `start`. */
 function since(start: number): number {
