@@ -128,6 +128,8 @@ export class Protocol implements FrameSink {
   private sendingFragmented = false;
   /** Pre-encoded messages that arrived while a fragmented message was being sent: they follow its last frame. */
   private deferredEncoded: Uint8Array[] | null = null;
+  /** {@link encodingKey}, computed on first use (the extensions never change). */
+  private sharedEncodingKey: string | null | undefined = undefined;
   private readonly extensions: readonly Extension[];
   private readonly asyncDecode: boolean;
   /** The type of the message handed out in a `decode` event and not yet decoded, or null. */
@@ -630,14 +632,20 @@ export class Protocol implements FrameSink {
    * {@link encodeMessage} and {@link sendEncoded} to encode a broadcast once.
    */
   get encodingKey(): string | null {
-    if (this.role !== "server") return null;
-    let key = "";
-    for (const extension of this.extensions) {
-      const shared = extension.sharedEncoding;
-      if (shared === undefined || shared === null) return null;
-      key += `${shared};`;
+    if (this.sharedEncodingKey === undefined) {
+      let key: string | null = "";
+      if (this.role !== "server") key = null;
+      for (const extension of this.extensions) {
+        const shared = extension.sharedEncoding;
+        if (key === null || shared === undefined || shared === null) {
+          key = null;
+          break;
+        }
+        key += `${shared};`;
+      }
+      this.sharedEncodingKey = key;
     }
-    return key;
+    return this.sharedEncodingKey;
   }
 
   /**

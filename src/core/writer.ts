@@ -36,6 +36,8 @@ export class Slab {
 
 /** Payloads up to this size are copied next to their header; larger ones travel as their own chunk. */
 const COPY_LIMIT = 4096;
+/** Up to this many bytes, a turn's output that includes shared frames is joined into one chunk. */
+const COALESCE_LIMIT = 64 * 1024;
 /** A string this short encodes to at most 123 bytes, so its length fits the 2-byte header. */
 const SHORT_STRING = 41;
 /** A string this short encodes to under 64 KiB, so its header is at most 4 bytes. */
@@ -60,6 +62,8 @@ export class FrameWriter {
   private region: Uint8Array | null = null;
   private regionStart = 0;
   private regionEnd = 0;
+  /** Shared pre-encoded frames among the queued chunks. */
+  private encodedCount = 0;
   private readonly keys: MaskKeyPool | null;
 
   constructor(
@@ -132,18 +136,14 @@ export class FrameWriter {
 
   /**
    * Queue bytes that are already whole frames (a message encoded once for
-   * many connections). Small ones are copied so that they join this
-   * writer's contiguous output; large ones are referenced, never changed.
+   * many connections). They are referenced, never changed: a connection
+   * that gets one such message in a turn writes the shared bytes as they
+   * are, and {@link take} joins several into one chunk.
    */
   encoded(frames: Uint8Array): void {
-    const length = frames.length;
-    this.queued += length;
-    if (length <= COPY_LIMIT) {
-      const at = this.claim(length);
-      this.slab.buffer.set(frames, at);
-    } else {
-      this.push(frames);
-    }
+    this.queued += frames.length;
+    this.encodedCount++;
+    this.push(frames);
   }
 
   /** Queue a close frame (convenience for the protocol). */
@@ -154,7 +154,21 @@ export class FrameWriter {
   /** Everything queued so far, ready for one vectored write; the writer is emptied. */
   take(): Uint8Array[] {
     this.seal();
-    const chunks = this.chunks;
+    let chunks = this.chunks;
+    if (this.encodedCount > 0 && chunks.length > 1 && this.queued <= COALESCE_LIMIT) {
+      // Shared frames sit between this writer's own regions: copy the turn's output into
+      // one region, so the transport makes one write instead of a vectored one of many pieces.
+      const at = this.claim(this.queued);
+      const buf = this.slab.buffer;
+      let offset = at;
+      for (const chunk of chunks) {
+        buf.set(chunk, offset);
+        offset += chunk.length;
+      }
+      this.region = null;
+      chunks = [buf.subarray(at, offset)];
+    }
+    this.encodedCount = 0;
     this.chunks = [];
     this.queued = 0;
     return chunks;
