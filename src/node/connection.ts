@@ -595,12 +595,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         reject = rej;
       });
       this.room = { promise, resolve, reject };
-      this.outbox.afterWrite = this.checkRoomAfterWrite;
+      // Made only when a send has to wait: most connections never do.
+      this.outbox.afterWrite = () => this.checkRoom();
     }
     return this.room.promise;
   }
 
-  private readonly checkRoomAfterWrite = (): void => this.checkRoom();
 
   /** Wake waiting sends if the buffer is under the limit again (after a write or a drain). */
   private checkRoom(): void {
