@@ -536,9 +536,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         },
       );
     };
-    const sent = (this.sendOrder ??= new SendOrder()).after(() =>
-      this.bufferedAmount < this.backpressure.limit ? send() : this.overLimitInOrder(send),
-    );
+    const sent = (this.sendOrder ??= new SendOrder()).after(() => this.sendWhenAdmitted(send));
     const settle = (): void => {
       this.encodesPending--;
     };
@@ -548,8 +546,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** A send whose turn came in the send order: the limit is checked now, not when it was called. */
   private sendInTurn(data: SendData, options: SendOptions | undefined): Promise<void> {
-    if (this.bufferedAmount < this.backpressure.limit) return this.sendNow(data, options);
-    return this.overLimitInOrder(() => this.sendNow(data, options));
+    return this.sendWhenAdmitted(() => this.sendNow(data, options));
+  }
+
+  /** Inside the send order: send now if under the limit, else as the policy says. */
+  private sendWhenAdmitted(send: () => Promise<void>): Promise<void> {
+    return this.bufferedAmount < this.backpressure.limit ? send() : this.overLimitInOrder(send);
   }
 
   /** A send past `maxBackpressure`, outside the send order: the policy decides. */
@@ -568,13 +570,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** The "drop" or "close" policy for a message past the limit. */
   private refuseOverLimit(): Promise<never> {
     const buffered = this.bufferedAmount;
-    if (this.backpressure.policy === "close") {
-      this.closeSlowConsumer();
-      return rejected(closedError(this.core, this.info !== null));
-    }
+    this.shedOverLimit();
+    if (this.backpressure.policy === "close") return rejected(closedError(this.core, this.info !== null));
+    return rejected(new BackpressureError(buffered, this.backpressure.limit));
+  }
+
+  /** A message past the limit is not sent: close the slow consumer ("close" policy), else count it as dropped. */
+  private shedOverLimit(): void {
+    if (this.backpressure.policy === "close") return this.closeSlowConsumer();
     this.counters.dropped++;
     this.owner?.overLimit(this, "dropped");
-    return rejected(new BackpressureError(buffered, this.backpressure.limit));
   }
 
   private closeSlowConsumer(): void {
@@ -601,7 +606,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.room.promise;
   }
 
-
   /** Wake waiting sends if the buffer is under the limit again (after a write or a drain). */
   private checkRoom(): void {
     const room = this.room;
@@ -620,12 +624,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   deliverPublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
     if (this.info !== null || this.core.closeSent !== null) return false;
     if (this.bufferedAmount >= this.backpressure.limit) {
-      if (this.backpressure.policy === "close") {
-        this.closeSlowConsumer();
-      } else {
-        this.counters.dropped++;
-        this.owner?.overLimit(this, "dropped");
-      }
+      this.shedOverLimit(); // a publish cannot wait, whatever the policy
       return false;
     }
     if (this.encodesPending > 0) {
@@ -728,9 +727,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         return rejected(error as Error);
       }
     };
-    if (this.sendOrder?.busy) {
-      return this.sendOrder.after(() => (this.bufferedAmount < this.backpressure.limit ? run() : this.overLimitInOrder(run)));
-    }
+    if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendWhenAdmitted(run));
     return this.bufferedAmount < this.backpressure.limit ? run() : this.sendOverLimit(run);
   }
 
