@@ -132,7 +132,7 @@ export interface ConnectionOwner {
   readonly topics: Topics;
   /** The connection is gone (called once, after its `closed` settles). */
   connectionClosed(ws: WebSocket, info: CloseInfo): void;
-  /** A message was dropped or the connection closed because it was over its `maxBackpressure`. */
+  /** The connection's first message was dropped, or it was closed, because it was over its `maxBackpressure`. */
   overLimit(ws: WebSocket, action: "dropped" | "closed"): void;
 }
 
@@ -578,8 +578,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** A message past the limit is not sent: close the slow consumer ("close" policy), else count it as dropped. */
   private shedOverLimit(): void {
     if (this.backpressure.policy === "close") return this.closeSlowConsumer();
-    this.counters.dropped++;
-    this.owner?.overLimit(this, "dropped");
+    // Reported once per connection (a stalled subscriber may miss millions); stats count every one.
+    if (++this.counters.dropped === 1) this.owner?.overLimit(this, "dropped");
   }
 
   private closeSlowConsumer(): void {

@@ -79,20 +79,10 @@ export function queueMessage(core: Protocol, data: SendData, options: SendOption
   }
 }
 
-/**
- * The opcode and bytes of a whole message as `send` types it: strings as
- * text, bytes as binary, a {@link Message} with its own type, unless `type`
- * says otherwise (bytes sent as text are checked to be UTF-8).
- */
+/** {@link messageOf} as bytes and an opcode: for sends that need the bytes whatever the type. */
 export function messageBytes(data: SendData, type: "text" | "binary" | undefined): { opcode: number; bytes: Uint8Array } {
-  const resolved = type ?? (typeof data === "string" ? "text" : data instanceof Message ? data.type : "binary");
-  const bytes = typeof data === "string" ? encoder.encode(data) : data instanceof Message ? data.bytes : toBytes(data);
-  // Strings and received text messages are UTF-8 already; anything else sent as text is checked.
-  const knownText = typeof data === "string" || (data instanceof Message && data.type === "text");
-  if (resolved === "text" && !knownText && !isUtf8(bytes)) {
-    throw new UsageError("INVALID_UTF8", "text message bytes are not valid UTF-8");
-  }
-  return { opcode: resolved === "text" ? Opcode.TEXT : Opcode.BINARY, bytes };
+  const message = messageOf(data, type);
+  return { opcode: message.type === "text" ? Opcode.TEXT : Opcode.BINARY, bytes: encode(message.payload) };
 }
 
 /** Queue one message as fragments of at most `options.fragmentSize` bytes, for {@link WebSocket.sendFragmented}. */

@@ -33,7 +33,7 @@ import { resolveBackpressure } from "./backpressure.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
-import { encode, messageOf } from "./sending.js";
+import { messageBytes } from "./sending.js";
 import { resolveLiveness } from "./heartbeat.js";
 import { nativeSha1 } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
@@ -512,12 +512,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * ```
    */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message, options: PublishOptions = {}): number {
-    const message = messageOf(data, options.type);
-    const type = message.type;
-    const payload = encode(message.payload);
+    const { opcode, bytes } = messageBytes(data, options.type);
     this.publishedCount++;
-    const delivered = this.publishLocal(topic, payload, type === "text" ? Opcode.TEXT : Opcode.BINARY, options.compress, options.exclude ?? null);
-    this.adapter?.publish(topic, payload, type === "binary");
+    const delivered = this.publishLocal(topic, bytes, opcode, options.compress, options.exclude ?? null);
+    this.adapter?.publish(topic, bytes, opcode === Opcode.BINARY);
     return delivered;
   }
 
@@ -584,7 +582,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.closedTotals.add(ws.stats);
     this.closedByCode[info.code] = (this.closedByCode[info.code] ?? 0) + 1;
     if (this.logger !== null) {
-      const fields = { remoteAddress: ws.remoteAddress, code: info.code, reason: info.reason, wasClean: info.wasClean, error: info.error?.message };
+      const fields = {
+        remoteAddress: ws.remoteAddress,
+        code: info.code,
+        reason: info.reason,
+        wasClean: info.wasClean,
+        error: info.error?.message,
+        dropped: ws.stats.dropped,
+      };
       if (info.error !== undefined) this.logger.info?.(fields, "websocket connection failed");
       else this.logger.debug?.(fields, "websocket connection closed");
     }
@@ -594,7 +599,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   overLimit(ws: WebSocket, action: "dropped" | "closed"): void {
     this.logger?.warn?.(
       { remoteAddress: ws.remoteAddress, buffered: ws.bufferedAmount, maxBackpressure: ws.maxBackpressure, action },
-      action === "dropped" ? "slow consumer: message dropped" : "slow consumer: connection closed",
+      action === "dropped" ? "slow consumer: dropping messages (each counted in stats.dropped)" : "slow consumer: connection closed",
     );
   }
 
