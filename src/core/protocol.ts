@@ -30,6 +30,11 @@ export type ProtocolState = "open" | "closing" | "closed";
 
 export interface ProtocolOptions extends Partial<Limits> {
   role: Role;
+  /**
+   * Limits already resolved (see `resolveLimits`), shared by many protocols
+   * instead of one copy each; when given, the single limit fields are ignored.
+   */
+  limits?: Readonly<Limits>;
   /** Answer pings with pongs automatically (default true). */
   autoPong?: boolean;
   /** Answer a close frame with a close frame automatically (default true). */
@@ -63,6 +68,7 @@ export interface MessageOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 /** First allocation when a message has to be reassembled from pieces. */
 const MIN_ASSEMBLY = 16 * 1024;
 /**
@@ -89,7 +95,7 @@ const EAGER_ASSEMBLY = 1024 * 1024;
  */
 export class Protocol implements FrameSink {
   readonly role: Role;
-  readonly limits: Limits;
+  readonly limits: Readonly<Limits>;
   autoPong: boolean;
   autoClose: boolean;
   /** Takes effect from the next message on. */
@@ -98,7 +104,8 @@ export class Protocol implements FrameSink {
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
   private readonly allocate: (size: number) => Uint8Array;
-  private queue: ProtocolEvent[] = [];
+  /** Events not yet taken by {@link events}; null when there are none (most connections, most of the time). */
+  private queue: ProtocolEvent[] | null = null;
 
   // The frame being received.
   private frameOpcode = 0;
@@ -142,7 +149,7 @@ export class Protocol implements FrameSink {
 
   constructor(options: ProtocolOptions) {
     this.role = options.role;
-    this.limits = resolveLimits(options);
+    this.limits = options.limits ?? resolveLimits(options);
     this.autoPong = options.autoPong ?? true;
     this.autoClose = options.autoClose ?? true;
     this.deliver = options.deliver ?? "messages";
@@ -152,7 +159,8 @@ export class Protocol implements FrameSink {
     const masked = this.role === "client";
     const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
     this.writer = new FrameWriter(masked, slab, keys);
-    this.extensions = options.extensions ?? [];
+    // One shared empty list for the common case, not an empty array per connection.
+    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
     this.asyncDecode = options.asyncDecode ?? false;
     let allowedRsv = 0;
     for (const extension of this.extensions) {
@@ -161,6 +169,11 @@ export class Protocol implements FrameSink {
     }
     // The protocol unmasks itself: pieces it copies into a message are unmasked while copied.
     this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv, unmask: false }, this);
+  }
+
+  private emitEvent(event: ProtocolEvent): void {
+    if (this.queue === null) this.queue = [event];
+    else this.queue.push(event);
   }
 
   // ---- state ----
@@ -190,6 +203,11 @@ export class Protocol implements FrameSink {
    */
   get dataActivity(): number {
     return this.dataProgress;
+  }
+
+  /** The extensions negotiated for this connection, as given to the constructor. */
+  get negotiatedExtensions(): readonly Extension[] {
+    return this.extensions;
   }
 
   /** The protocol error that failed the connection, if any. */
@@ -233,13 +251,14 @@ export class Protocol implements FrameSink {
   /** The events produced since the last call, in order. */
   events(): ProtocolEvent[] {
     const events = this.queue;
-    if (events.length > 0) this.queue = [];
+    if (events === null) return [];
+    this.queue = null;
     return events;
   }
 
   /** True when {@link events} has something to return. */
   get hasEvents(): boolean {
-    return this.queue.length > 0;
+    return this.queue !== null;
   }
 
   /**
@@ -261,7 +280,7 @@ export class Protocol implements FrameSink {
     this.parser.stop();
     for (const extension of this.extensions) extension.dispose();
     if (this.receivedClose === null) {
-      this.queue.push({ type: "close", code: CloseCode.ABNORMAL, reason: "", received: false });
+      this.emitEvent({ type: "close", code: CloseCode.ABNORMAL, reason: "", received: false });
     }
   }
 
@@ -337,7 +356,7 @@ export class Protocol implements FrameSink {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
     if (this.messageDelivery === "chunks") {
-      this.queue.push({
+      this.emitEvent({
         type: "chunk",
         messageType: this.messageType!,
         opcode: this.frameOpcode,
@@ -397,7 +416,7 @@ export class Protocol implements FrameSink {
     } else if (this.messageDelivery === "chunks") {
       // Pieces went out as they arrived; an empty frame still gets its one event.
       if (this.frameLength === 0) {
-        this.queue.push({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
+        this.emitEvent({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
       }
     } else if (this.messageDelivery === "frames") {
       const payload = this.takeData();
@@ -405,9 +424,9 @@ export class Protocol implements FrameSink {
       if (this.textDecoder !== null) {
         text = this.textDecoder.decode(payload, { stream: !this.frameFin });
       }
-      this.queue.push({ type: "frame", frame: new Frame(frameTypeOf(opcode, type), opcode, this.frameFin, payload, text) });
+      this.emitEvent({ type: "frame", frame: new Frame(frameTypeOf(opcode, type), opcode, this.frameFin, payload, text) });
     } else if (this.frameFin) {
-      this.queue.push(new Message(type, this.takeData()));
+      this.emitEvent(new Message(type, this.takeData()));
     }
     if (this.frameFin) {
       this.messageType = null;
@@ -430,7 +449,7 @@ export class Protocol implements FrameSink {
       // frame, later messages, and the decoder's own context all wait.
       this.pendingDecode = type;
       this.parser.pause();
-      this.queue.push(event);
+      this.emitEvent(event);
       return;
     }
     try {
@@ -456,12 +475,12 @@ export class Protocol implements FrameSink {
     if (type === "text" && !isValidUtf8(payload, this.utf8Check)) return this.fail(new ProtocolError("INVALID_UTF8"));
     const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
     if (this.deliver === "messages") {
-      this.queue.push(new Message(type, payload));
+      this.emitEvent(new Message(type, payload));
     } else if (this.deliver === "frames") {
       const text = type === "text" ? new TextDecoder().decode(payload) : undefined;
-      this.queue.push({ type: "frame", frame: new Frame(type, opcode, true, payload, text) });
+      this.emitEvent({ type: "frame", frame: new Frame(type, opcode, true, payload, text) });
     } else {
-      this.queue.push({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
+      this.emitEvent({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
     }
   }
 
@@ -501,12 +520,12 @@ export class Protocol implements FrameSink {
 
   private onControlFrame(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.PING) {
-      this.queue.push({ type: "ping", payload });
+      this.emitEvent({ type: "ping", payload });
       if (this.autoPong && this.sentClose === null) this.writer.frame(true, 0, Opcode.PONG, payload);
       return;
     }
     if (opcode === Opcode.PONG) {
-      this.queue.push({ type: "pong", payload });
+      this.emitEvent({ type: "pong", payload });
       return;
     }
     let frame: CloseFrame;
@@ -517,7 +536,7 @@ export class Protocol implements FrameSink {
     }
     this.receivedClose = frame;
     this.parser.stop(); // RFC 6455 5.5.1: nothing follows a close frame
-    this.queue.push({ type: "close", code: frame.code, reason: frame.reason, received: true });
+    this.emitEvent({ type: "close", code: frame.code, reason: frame.reason, received: true });
     if (this.autoClose && this.sentClose === null) {
       // Echo the code (RFC 6455 5.5.1); an empty close answers an empty close.
       this.writeClose(new CloseFrame(frame.code, ""));
@@ -537,7 +556,7 @@ export class Protocol implements FrameSink {
     this.messageType = null;
     this.data = null;
     if (this.sentClose === null) this.writeClose(new CloseFrame(error.closeCode, ""));
-    this.queue.push({ type: "error", error });
+    this.emitEvent({ type: "error", error });
   }
 
   // ---- sending ----

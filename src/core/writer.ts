@@ -56,7 +56,8 @@ export function defaultSlab(): Slab {
  * fresh key (RFC 6455 section 5.3); server writers never mask.
  */
 export class FrameWriter {
-  private chunks: Uint8Array[] = [];
+  /** Chunks taken by the next {@link take}; null when none (an idle connection holds no array). */
+  private chunks: Uint8Array[] | null = null;
   private queued = 0;
   /** The open region of the slab this writer is appending to, or null. */
   private region: Uint8Array | null = null;
@@ -155,6 +156,7 @@ export class FrameWriter {
   take(): Uint8Array[] {
     this.seal();
     let chunks = this.chunks;
+    if (chunks === null) return [];
     if (this.encodedCount > 0 && chunks.length > 1 && this.queued <= COALESCE_LIMIT) {
       // Shared frames sit between this writer's own regions: copy the turn's output into
       // one region, so the transport makes one write instead of a vectored one of many pieces.
@@ -169,7 +171,7 @@ export class FrameWriter {
       chunks = [buf.subarray(at, offset)];
     }
     this.encodedCount = 0;
-    this.chunks = [];
+    this.chunks = null;
     this.queued = 0;
     return chunks;
   }
@@ -191,13 +193,18 @@ export class FrameWriter {
 
   private seal(): void {
     if (this.region !== null && this.regionEnd > this.regionStart) {
-      this.chunks.push(this.region.subarray(this.regionStart, this.regionEnd));
+      this.append(this.region.subarray(this.regionStart, this.regionEnd));
     }
     this.region = null;
   }
 
   private push(chunk: Uint8Array): void {
     this.seal();
-    this.chunks.push(chunk);
+    this.append(chunk);
+  }
+
+  private append(chunk: Uint8Array): void {
+    if (this.chunks === null) this.chunks = [chunk];
+    else this.chunks.push(chunk);
   }
 }

@@ -2,7 +2,6 @@
  * The Node client: resolve the URL, open TCP or TLS, run the core's opening
  * handshake over it, and hand the socket to a {@link WebSocket}.
  */
-import { resolveBackpressure } from "./backpressure.js";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import {
@@ -14,14 +13,13 @@ import {
   buildClientRequest,
   encodeBase64,
   parseProtocolList,
-  resolveLimits,
   verifyServerResponse,
   type HeaderInput,
   type HttpHead,
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "./connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
-import { resolveLiveness } from "./heartbeat.js";
+import { connectionSettings } from "./settings.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -84,8 +82,7 @@ interface Target {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
-  resolveBackpressure(options); // bad options fail before any connection is made
-  resolveLiveness(options); // bad liveness options fail before anything is opened
+  connectionSettings(options); // bad options fail before any connection is made
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;
@@ -210,7 +207,7 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
     extensions: offers,
     headers: requestHeaders(target, options, sameOrigin),
   });
-  const limits = resolveLimits(options);
+  const limits = connectionSettings(options).limits;
   const connectTimeout = options.connectTimeout ?? options.timeout ?? DEFAULT_TIMEOUT;
   const handshakeTimeout = options.handshakeTimeout ?? options.timeout ?? DEFAULT_TIMEOUT;
   const where = `${target.url.host}`;

@@ -24,10 +24,10 @@ import {
   type ProtocolEvent,
   type Role,
 } from "../core/index.js";
-import { resolveBackpressure, type Backpressure, type BackpressureOptions } from "./backpressure.js";
+import type { BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
-import { Heartbeat, resolveLiveness, type Liveness } from "./heartbeat.js";
+import { Heartbeat, type Liveness } from "./heartbeat.js";
 import { Inbox, toFrame, toMessage } from "./inbox.js";
 import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
 import { Outbox } from "./outbox.js";
@@ -36,6 +36,7 @@ import { rejected, settled } from "./promises.js";
 import { SendOrder } from "./send-order.js";
 import { encode, isAsyncIterable, queueFragmented, queueFrame, queueMessage, streamMessage } from "./sending.js";
 import { nodeSlab } from "./slab.js";
+import { connectionSettings, type ConnectionSettings } from "./settings.js";
 import { Counters, type ConnectionStats } from "./stats.js";
 import type { Topics } from "./topics.js";
 
@@ -136,9 +137,9 @@ export interface ConnectionOwner {
   overLimit(ws: WebSocket, action: "dropped" | "closed"): void;
 }
 
-const DEFAULT_CLOSE_TIMEOUT = 5000;
-const DEFAULT_RECEIVE_QUEUE = 64;
 const EMPTY = new Uint8Array(0);
+/** What `handshakeHeaders` is on a server: shared, not one empty object per connection. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * A WebSocket connection, client or server side.
@@ -174,11 +175,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private readonly core: Protocol;
   private readonly socket: Socket;
-  private readonly closeTimeout: number;
-  private readonly inbox: Inbox;
-  private readonly outbox: Outbox;
+  /** Resolved once per options object and shared by the connections that use it. */
+  private readonly settings: ConnectionSettings;
+  /** Created with the first message received or the first read: idle connections have none. */
+  private inbox: Inbox | null = null;
+  /** Created with the first write. */
+  private outbox: Outbox | null = null;
   private readonly counters = new Counters();
-  private readonly backpressure: Backpressure;
   /** Sends waiting for the buffer to drain below the limit (the "wait" policy), resolved by {@link checkRoom}. */
   private room: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | null = null;
   /** Topics this connection subscribes to (server connections only). */
@@ -186,8 +189,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Created on first use: most connections never ping or stream. */
   private pings: Pings | null = null;
   private sendOrder: SendOrder | null = null;
-  /** Extensions agreed in the handshake (run by sends encoded off the loop). */
-  private readonly negotiated: readonly Extension[];
   /** Sends at least this big are encoded off the event loop (Infinity: never). */
   private readonly asyncEncodeAt: number;
   /** Sends encoded off the loop, queued or running: close and publish wait behind them. */
@@ -205,17 +206,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal Created by `connect()` and the server, not by users. */
   constructor(socket: Socket, role: Role, handshake: HandshakeInfo, options: ConnectionOptions = {}) {
     super();
+    // A fast-mode listener table like node's streams use: EventEmitter's own starts in
+    // dictionary mode, which costs ~130 bytes more per connection. The keys are the usual events.
+    (this as unknown as { _events: object })._events = { message: undefined, close: undefined, error: undefined };
     this.socket = socket;
     this.protocol = handshake.protocol;
     this.extensions = handshake.extensions;
     this.url = handshake.url;
-    this.handshakeHeaders = handshake.headers ?? {};
-    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.handshakeHeaders = handshake.headers ?? NO_HEADERS;
+    const settings = connectionSettings(options);
+    this.settings = settings;
     this.core = new Protocol({
       role,
-      maxFrameSize: options.maxFrameSize,
-      maxMessageSize: options.maxMessageSize,
-      maxFragments: options.maxFragments,
+      limits: settings.limits,
       autoPong: options.autoPong,
       autoClose: options.autoClose,
       deliver: options.deliver,
@@ -224,22 +227,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
-    this.negotiated = handshake.negotiated ?? [];
     this.asyncEncodeAt = asyncEncodeThreshold(handshake.negotiated);
-    this.inbox = new Inbox(this, this.core, socket, options.receiveQueue ?? DEFAULT_RECEIVE_QUEUE);
-    this.outbox = new Outbox(this.core, socket, this.counters);
-    this.backpressure = backpressureOf(options);
     socket.setNoDelay(true);
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
     socket.on("data", WebSocket.onSocketData);
-    socket.on("end", WebSocket.onSocketEnd);
+    // Without half-open support node:net ends our side itself when the peer ends its.
+    if (socket.allowHalfOpen) socket.on("end", WebSocket.onSocketEnd);
     socket.on("close", WebSocket.onSocketClosed);
     socket.on("error", WebSocket.onSocketErrorEvent);
     socket.on("drain", WebSocket.onSocketDrain);
-    this.on("newListener", WebSocket.onNewListener);
-    const liveness = resolveLiveness(options);
-    if (liveness !== null) this.heartbeat = this.startHeartbeat(liveness);
+    if (settings.liveness !== null) this.heartbeat = this.startHeartbeat(settings.liveness);
     if (handshake.head !== undefined && handshake.head.length > 0) {
       // Frames that arrived with the handshake are handled like any later read: after the
       // code that received this connection has run and attached its listeners.
@@ -249,6 +247,29 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         if (this.head !== null) this.onData(EMPTY);
       });
     }
+  }
+
+  /** The receive side, opened on first use. */
+  private openInbox(): Inbox {
+    if (this.inbox === null) {
+      this.inbox = new Inbox(this, this.core, this.socket, this.settings.receiveQueue);
+      if (this.info !== null) this.inbox.close();
+    }
+    return this.inbox;
+  }
+
+  /** The write side, opened on first use. */
+  private openOutbox(): Outbox {
+    if (this.outbox === null) {
+      this.outbox = new Outbox(this.core, this.socket, this.counters);
+      if (this.info !== null) this.outbox.close(closedError(this.core, true));
+    }
+    return this.outbox;
+  }
+
+  /** The events listened to (the listener table keeps unused keys, see the constructor). */
+  override eventNames(): Array<keyof WebSocketEvents> {
+    return super.eventNames().filter((name) => this.listenerCount(name) > 0);
   }
 
   private static onSocketData(this: Socket, chunk: Buffer): void {
@@ -268,13 +289,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (connection.room !== null) connection.checkRoom();
     connection.emit("drain");
   }
-  /** Items that arrived before the first listener was added are handed to it, not stranded in the queue. */
-  private static onNewListener(this: WebSocket, event: string | symbol): void {
-    if ((event === "message" || event === "frame") && this.inbox.hasQueued) {
-      queueMicrotask(() => this.inbox.drainToListeners());
-    }
-  }
-
   // ---- state ----
 
   /** Resolves once the connection is fully closed; never rejects. Created on first use. */
@@ -353,7 +367,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Bytes that may wait for the socket before the backpressure policy applies. */
   get maxBackpressure(): number {
-    return this.backpressure.limit;
+    return this.settings.backpressure.limit;
   }
 
   // ---- receiving ----
@@ -368,7 +382,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.core.deliver !== "messages") {
       return rejected(new UsageError("FRAME_DELIVERY", "frames are being delivered: use receiveFrame() or frames()"));
     }
-    return this.inbox.next(options.timeout) as Promise<Message>;
+    return this.openInbox().next(options.timeout) as Promise<Message>;
   }
 
   /**
@@ -378,12 +392,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   async receiveFrame(options: { timeout?: number } = {}): Promise<Frame> {
     this.setDelivery("frames");
-    return toFrame(await this.inbox.next(options.timeout));
+    return toFrame(await this.openInbox().next(options.timeout));
   }
 
   /** Messages until the connection closes; `for await (const m of ws)`. */
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
-    return this.inbox.iterate(toMessage);
+    return this.openInbox().iterate(toMessage);
   }
 
   /**
@@ -393,7 +407,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   frames(): AsyncIterableIterator<Frame> {
     this.setDelivery("frames");
-    return this.inbox.iterate(toFrame);
+    return this.openInbox().iterate(toFrame);
   }
 
   /** Deliver whole messages (default) or single frames, from the next message on. */
@@ -412,7 +426,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.receive(chunk);
     if (this.heartbeat !== null) this.heartbeat.read(this.core.dataActivity);
     if (this.core.hasEvents) this.dispatch(this.core.events());
-    if (this.core.outputBytes > 0) this.outbox.flush();
+    if (this.core.outputBytes > 0) this.openOutbox().flush();
     if (this.core.shouldCloseTransport) this.endTransport();
   }
 
@@ -423,29 +437,29 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case "text":
         case "binary":
           this.counters.messagesIn++;
-          this.inbox.deliver(event);
+          this.openInbox().deliver(event);
           break;
         case "frame":
           if (event.frame.fin) this.counters.messagesIn++;
-          this.inbox.deliver(event.frame);
+          this.openInbox().deliver(event.frame);
           break;
         case "ping":
           this.emit("ping", event.payload);
-          if (framesMode) this.inbox.deliver(new Frame("ping", Opcode.PING, true, event.payload));
+          if (framesMode) this.openInbox().deliver(new Frame("ping", Opcode.PING, true, event.payload));
           break;
         case "pong":
           this.pings?.answer(event.payload);
           this.emit("pong", event.payload);
-          if (framesMode) this.inbox.deliver(new Frame("pong", Opcode.PONG, true, event.payload));
+          if (framesMode) this.openInbox().deliver(new Frame("pong", Opcode.PONG, true, event.payload));
           break;
         case "close":
           if (framesMode && event.received) {
             // The frame's payload as received: the code (none for 1005) and the reason.
             const payload = encodeClosePayload(event.code === CloseCode.NO_STATUS ? undefined : event.code, event.reason);
-            this.inbox.deliver(new Frame("close", Opcode.CLOSE, true, payload, event.reason));
+            this.openInbox().deliver(new Frame("close", Opcode.CLOSE, true, payload, event.reason));
           }
           // Nothing follows a close frame: readers waiting for more end now, even with autoClose off.
-          if (event.received) this.inbox.endWaiters();
+          if (event.received) this.inbox?.endWaiters();
           break;
         case "error":
           this.fail(event.error);
@@ -463,7 +477,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * waits in the kernel instead of in memory.
    */
   private decodeOffLoop(event: DecodeEvent): void {
-    this.inbox.hold();
+    this.openInbox().hold();
     decodeOffLoop(event).then(
       (payload) => this.afterDecode(payload, undefined),
       (error: unknown) => this.afterDecode(null, error),
@@ -472,12 +486,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private afterDecode(payload: Uint8Array | null, error: unknown): void {
     // Released first: the core may hand out the next large message and hold again.
-    this.inbox.release();
+    this.openInbox().release();
     if (payload !== null) this.core.decoded(payload);
     else this.core.decodeFailed(error);
     if (this.info !== null) return; // closed meanwhile: nothing to deliver or write
     if (this.core.hasEvents) this.dispatch(this.core.events());
-    if (this.core.outputBytes > 0) this.outbox.flush();
+    if (this.core.outputBytes > 0) this.openOutbox().flush();
     if (this.core.shouldCloseTransport) this.endTransport();
   }
 
@@ -496,13 +510,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   send(data: SendData | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
     if (isAsyncIterable(data)) {
-      return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.outbox, this, data));
+      return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
     }
     if (this.asyncEncodeAt !== Infinity && offloaded(data, options?.compress, this.asyncEncodeAt)) {
       return this.sendOffLoop(data, { type: options?.type, compress: options?.compress });
     }
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
-    if (this.bufferedAmount >= this.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
+    if (this.bufferedAmount >= this.settings.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
   }
 
@@ -510,7 +524,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     try {
       queueMessage(this.core, data, options, this.extensions !== "");
       this.counters.messagesOut++;
-      return this.outbox.schedule();
+      return this.openOutbox().schedule();
     } catch (error) {
       return rejected(error as Error);
     }
@@ -525,10 +539,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const send = (): Promise<void> => {
       // Closing already: do not compress for nothing.
       if (this.info !== null || this.core.closeSent !== null) return rejected(closedError(this.core, this.info !== null));
-      return encodeOffLoop(this.core, this.negotiated, data, options).then(
+      return encodeOffLoop(this.core, this.core.negotiatedExtensions, data, options).then(
         () => {
           this.counters.messagesOut++;
-          return this.outbox.schedule();
+          return this.openOutbox().schedule();
         },
         (error: unknown) => {
           // The connection ended under the encoder (its context was released): report that.
@@ -551,19 +565,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Inside the send order: send now if under the limit, else as the policy says. */
   private sendWhenAdmitted(send: () => Promise<void>): Promise<void> {
-    return this.bufferedAmount < this.backpressure.limit ? send() : this.overLimitInOrder(send);
+    return this.bufferedAmount < this.settings.backpressure.limit ? send() : this.overLimitInOrder(send);
   }
 
   /** A send past `maxBackpressure`, outside the send order: the policy decides. */
   private sendOverLimit(send: () => Promise<void>): Promise<void> {
-    if (this.backpressure.policy !== "wait") return this.refuseOverLimit();
+    if (this.settings.backpressure.policy !== "wait") return this.refuseOverLimit();
     // Waiting sends keep their order, and later sends queue behind them.
     return (this.sendOrder ??= new SendOrder()).after(() => this.overLimitInOrder(send));
   }
 
   /** Inside the send order and past the limit. */
   private overLimitInOrder(send: () => Promise<void>): Promise<void> {
-    if (this.backpressure.policy !== "wait") return this.refuseOverLimit();
+    if (this.settings.backpressure.policy !== "wait") return this.refuseOverLimit();
     return this.waitForRoom().then(send);
   }
 
@@ -571,13 +585,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private refuseOverLimit(): Promise<never> {
     const buffered = this.bufferedAmount;
     this.shedOverLimit();
-    if (this.backpressure.policy === "close") return rejected(closedError(this.core, this.info !== null));
-    return rejected(new BackpressureError(buffered, this.backpressure.limit));
+    if (this.settings.backpressure.policy === "close") return rejected(closedError(this.core, this.info !== null));
+    return rejected(new BackpressureError(buffered, this.settings.backpressure.limit));
   }
 
   /** A message past the limit is not sent: close the slow consumer ("close" policy), else count it as dropped. */
   private shedOverLimit(): void {
-    if (this.backpressure.policy === "close") return this.closeSlowConsumer();
+    if (this.settings.backpressure.policy === "close") return this.closeSlowConsumer();
     // Reported once per connection (a stalled subscriber may miss millions); stats count every one.
     if (++this.counters.dropped === 1) this.owner?.overLimit(this, "dropped");
   }
@@ -585,13 +599,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private closeSlowConsumer(): void {
     if (this.core.closeSent !== null || this.info !== null) return;
     this.owner?.overLimit(this, "closed");
-    void this.close(this.backpressure.closeCode, "slow consumer: too much data buffered");
+    void this.close(this.settings.backpressure.closeCode, "slow consumer: too much data buffered");
   }
 
   /** Resolves once the bytes waiting for the socket are under the limit; rejects when the connection closes. */
   private waitForRoom(): Promise<void> {
     if (this.info !== null) return rejected(closedError(this.core, true));
-    if (this.bufferedAmount < this.backpressure.limit) return Promise.resolve();
+    if (this.bufferedAmount < this.settings.backpressure.limit) return Promise.resolve();
     if (this.room === null) {
       let resolve!: () => void;
       let reject!: (error: Error) => void;
@@ -601,7 +615,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       });
       this.room = { promise, resolve, reject };
       // Made only when a send has to wait: most connections never do.
-      this.outbox.afterWrite = () => this.checkRoom();
+      this.openOutbox().afterWrite = () => this.checkRoom();
     }
     return this.room.promise;
   }
@@ -609,9 +623,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Wake waiting sends if the buffer is under the limit again (after a write or a drain). */
   private checkRoom(): void {
     const room = this.room;
-    if (room === null || this.bufferedAmount >= this.backpressure.limit) return;
+    if (room === null || this.bufferedAmount >= this.settings.backpressure.limit) return;
     this.room = null;
-    this.outbox.afterWrite = null;
+    if (this.outbox !== null) this.outbox.afterWrite = null;
     room.resolve();
   }
 
@@ -623,7 +637,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   deliverPublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
     if (this.info !== null || this.core.closeSent !== null) return false;
-    if (this.bufferedAmount >= this.backpressure.limit) {
+    if (this.bufferedAmount >= this.settings.backpressure.limit) {
       this.shedOverLimit(); // a publish cannot wait, whatever the policy
       return false;
     }
@@ -646,7 +660,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return false; // closing meanwhile; nothing was queued
     }
     this.counters.messagesOut++;
-    this.outbox.touch();
+    this.openOutbox().touch();
     return true;
   }
 
@@ -722,13 +736,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       try {
         queueFragmented(this.core, data, options);
         this.counters.messagesOut++;
-        return this.outbox.schedule();
+        return this.openOutbox().schedule();
       } catch (error) {
         return rejected(error as Error);
       }
     };
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendWhenAdmitted(run));
-    return this.bufferedAmount < this.backpressure.limit ? run() : this.sendOverLimit(run);
+    return this.bufferedAmount < this.settings.backpressure.limit ? run() : this.sendOverLimit(run);
   }
 
   /**
@@ -740,7 +754,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     try {
       queueFrame(this.core, opcode, payload, fin);
       if (fin && opcode < Opcode.CLOSE) this.counters.messagesOut++;
-      return this.outbox.schedule();
+      return this.openOutbox().schedule();
     } catch (error) {
       return rejected(error as Error);
     }
@@ -758,7 +772,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } catch (error) {
       return rejected(error as Error);
     }
-    void this.outbox.schedule();
+    void this.openOutbox().schedule();
     return pings.track(bytes, options.timeout);
   }
 
@@ -766,7 +780,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   pong(payload: Uint8Array | string = new Uint8Array(0)): Promise<void> {
     try {
       this.core.pong(encode(payload));
-      return this.outbox.schedule();
+      return this.openOutbox().schedule();
     } catch (error) {
       return rejected(error as Error);
     }
@@ -805,12 +819,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private closeNow(code: number | undefined, reason: string | undefined): Promise<CloseInfo> {
     if (this.info !== null) return this.closed;
     try {
-      if (this.core.close(code, reason)) this.outbox.flush();
+      if (this.core.close(code, reason)) this.openOutbox().flush();
     } catch (error) {
       return rejected(error as Error);
     }
     // The peer's answer must be read even if nobody is consuming messages.
-    this.inbox.resume();
+    this.inbox?.resume();
     if (this.core.shouldCloseTransport) this.endTransport();
     else this.armCloseTimer();
     return this.closed;
@@ -835,10 +849,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return new Heartbeat(
       {
         isOpen: () => this.core.state === "open" && !this.socket.destroyed,
-        isReadingPaused: () => this.inbox.readingPaused,
+        isReadingPaused: () => this.inbox?.readingPaused ?? false,
         sendPing: () => {
           this.core.ping();
-          this.outbox.flush();
+          this.openOutbox().flush();
         },
         onDead: (error) => this.dropDeadPeer(error),
         onIdle: (error) => {
@@ -857,7 +871,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   private dropDeadPeer(error: Error): void {
     this.fail(error);
-    if (this.core.close(CloseCode.INTERNAL_ERROR, "pong timeout")) this.outbox.flush();
+    if (this.core.close(CloseCode.INTERNAL_ERROR, "pong timeout")) this.openOutbox().flush();
     this.socket.destroy();
   }
 
@@ -865,7 +879,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** The close handshake is over or the protocol failed: end TCP (the server goes first). */
   private endTransport(): void {
-    if (this.core.outputBytes > 0) this.outbox.flush();
+    if (this.core.outputBytes > 0) this.openOutbox().flush();
     if (this.core.role === "server" || this.core.error !== null) {
       if (!this.socket.writableEnded) this.socket.end();
     }
@@ -874,7 +888,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private armCloseTimer(): void {
     if (this.closeTimer !== null || this.info !== null) return;
-    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.settings.closeTimeout);
     this.closeTimer.unref?.();
   }
 
@@ -902,9 +916,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.failure !== undefined) info.error = this.failure;
     this.info = info;
     const error = closedError(this.core, true);
-    this.inbox.close();
+    this.inbox?.close();
     this.pings?.rejectAll(error);
-    this.outbox.close(error);
+    this.outbox?.close(error);
     if (this.room !== null) {
       this.room.reject(error);
       this.room = null;
@@ -917,17 +931,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.owner?.connectionClosed(this, info);
     this.emit("close", info);
   }
-}
-
-/** Options objects are shared by every connection of a server: resolve each once. */
-const resolvedBackpressure = new WeakMap<ConnectionOptions, Backpressure>();
-function backpressureOf(options: ConnectionOptions): Backpressure {
-  let resolved = resolvedBackpressure.get(options);
-  if (resolved === undefined) {
-    resolved = resolveBackpressure(options);
-    resolvedBackpressure.set(options, resolved);
-  }
-  return resolved;
 }
 
 const OWNER = Symbol("wsx.connection");

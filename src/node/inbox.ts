@@ -28,6 +28,8 @@ export class Inbox {
   /** A received message is being decoded off the loop: reading waits for it. */
   private held = false;
   private closed = false;
+  /** Whether a new message or frame listener is watched for: set once something was queued. */
+  private watching = false;
 
   /** `connection` is the emitter whose message and frame listeners are fed; `limit` the queue length that pauses. */
   constructor(
@@ -63,6 +65,7 @@ export class Inbox {
       return;
     }
     this.queue.push(item);
+    if (!this.watching) this.watchListeners();
     if (!this.paused && this.queue.length - this.queueHead >= this.limit) {
       // Nobody is reading: stop reading the socket so TCP pushes back on the peer.
       this.paused = true;
@@ -144,6 +147,14 @@ export class Inbox {
       [Symbol.asyncIterator]: () => iterator,
     };
     return iterator;
+  }
+
+  /** Items that arrived before the first listener was added are handed to it, not stranded in the queue. */
+  private watchListeners(): void {
+    this.watching = true;
+    this.connection.on("newListener", (event) => {
+      if ((event === "message" || event === "frame") && this.hasQueued) queueMicrotask(() => this.drainToListeners());
+    });
   }
 
   /** Emit queued items to listeners, in order, stopping at the first kind nobody listens to. */

@@ -20,7 +20,6 @@ import {
   encodeFrame,
   formatExtensions,
   parseUpgradeRequest,
-  resolveLimits,
   selectSubprotocol,
   type HeaderInput,
   type HttpHead,
@@ -29,12 +28,11 @@ import {
 } from "../core/index.js";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
-import { resolveBackpressure } from "./backpressure.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { messageBytes } from "./sending.js";
-import { resolveLiveness } from "./heartbeat.js";
+import { connectionSettings } from "./settings.js";
 import { nativeSha1 } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
 import { Topics } from "./topics.js";
@@ -207,7 +205,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   /** Open connections. */
   readonly clients = new Set<WebSocket>();
   readonly options: ServerOptions;
-  private readonly limits: Limits;
+  private readonly limits: Readonly<Limits>;
   private readonly handler: ConnectionHandler | undefined;
   private readonly extensionFactories: ReturnType<typeof extensionFactories>;
   private listener: NetServer | null = null;
@@ -234,9 +232,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
     this.options = options;
-    this.limits = resolveLimits(options);
-    resolveBackpressure(options); // bad options fail here, not at the first connection
-    resolveLiveness(options); // bad liveness options fail here, not at each connection
+    // Bad connection options fail here, not at the first connection; connections share the result.
+    this.limits = connectionSettings(options).limits;
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
     this.logger = options.logger ?? null;
@@ -460,6 +457,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     if (socket.destroyed) return;
     socket.write(response);
     const ws = new WebSocket(socket, "server", { protocol, extensions: formatExtensions(agreed.responses), negotiated: agreed.extensions, head: rest }, this.options);
+    socket.removeListener("error", destroySocket); // the connection handles errors now
     if (socket.isPaused()) socket.resume();
     this.adopt(ws, request);
   }
