@@ -216,7 +216,12 @@ export function buildClientRequest(opts: ClientHandshakeOptions): { request: Uin
 export function verifyServerResponse(
   head: HttpHead,
   key: string,
-  offer: { protocols?: string[]; extensions?: ExtensionOffer[] },
+  offer: {
+    protocols?: string[];
+    extensions?: ExtensionOffer[];
+    /** The accept value expected for `key`, when the caller computed it natively (default: computed here). */
+    accept?: string;
+  },
 ): { protocol: string | null; extensions: ParsedExtension[] } {
   const status = Number(head.startLine[1]);
   if (status !== 101) {
@@ -232,7 +237,7 @@ export function verifyServerResponse(
   if (!hasToken(headers["connection"], "upgrade")) {
     throw fail("INVALID_CONNECTION", "response Connection header does not contain upgrade");
   }
-  if (headers["sec-websocket-accept"] !== computeAccept(key)) {
+  if (headers["sec-websocket-accept"] !== (offer.accept ?? computeAccept(key))) {
     throw fail("INVALID_ACCEPT", "Sec-WebSocket-Accept is missing or does not match the key");
   }
 
@@ -399,28 +404,39 @@ export function selectSubprotocol(
  * 4.2.2). Extra headers such as Set-Cookie may repeat; the WebSocket headers
  * come only from the options.
  */
-export function buildAcceptResponse(opts: {
+export function buildAcceptResponse(opts: AcceptResponseOptions): Uint8Array {
+  return encodeLatin1(formatAcceptResponse(opts));
+}
+
+/** What goes into a 101 response (see {@link buildAcceptResponse}). */
+export interface AcceptResponseOptions {
   key: string;
   protocol?: string | null;
   extensions?: ExtensionOffer[];
   headers?: HeaderInput;
   /** SHA-1 for the accept value; a runtime can pass its native one (Node: node:crypto). */
   sha1?: (data: Uint8Array) => Uint8Array;
-}): Uint8Array {
-  const fields: Array<[string, string]> = [
-    ["Upgrade", "websocket"],
-    ["Connection", "Upgrade"],
-    ["Sec-WebSocket-Accept", computeAccept(opts.key, opts.sha1)],
-  ];
+  /** The Sec-WebSocket-Accept value, when the caller computed it (natively) from `key`; `sha1` is then unused. */
+  accept?: string;
+}
+
+/**
+ * {@link buildAcceptResponse} as a string of latin1 characters, for
+ * transports that write strings without a copy through JavaScript bytes.
+ */
+export function formatAcceptResponse(opts: AcceptResponseOptions): string {
+  let head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${opts.accept ?? computeAccept(opts.key, opts.sha1)}\r\n`;
   if (opts.protocol !== undefined && opts.protocol !== null) {
     if (!isToken(opts.protocol)) throw new UsageError("INVALID_SUBPROTOCOL", "subprotocol name is not a token");
-    fields.push(["Sec-WebSocket-Protocol", opts.protocol]);
+    head += `Sec-WebSocket-Protocol: ${opts.protocol}\r\n`;
   }
   if (opts.extensions && opts.extensions.length > 0) {
-    fields.push(["Sec-WebSocket-Extensions", formatExtensions(opts.extensions)]);
+    head += `Sec-WebSocket-Extensions: ${formatExtensions(opts.extensions)}\r\n`;
   }
-  fields.push(...headerPairs(opts.headers, RESERVED));
-  return encodeLatin1(headLines("HTTP/1.1 101 Switching Protocols", fields));
+  if (opts.headers !== undefined) {
+    for (const [name, value] of headerPairs(opts.headers, RESERVED)) head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
 }
 
 const REASONS: Readonly<Record<number, string>> = {

@@ -20,6 +20,7 @@ import {
 import { WebSocket, type ConnectionOptions } from "./connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
 import { connectionSettings } from "./settings.js";
+import { nativeAccept } from "./sha1.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -265,7 +266,7 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
         result = parser.push(chunk);
         if (result === null) return;
         // A redirect fails here too; its error carries the Location that connect() follows.
-        const accepted = verifyServerResponse(result.head, key, { protocols, extensions: offers });
+        const accepted = verifyServerResponse(result.head, key, { protocols, extensions: offers, accept: nativeAccept(key) });
         const extensions = acceptExtensions(factories, accepted.extensions, Number(result.head.startLine[1]));
         cleanup();
         const ws = new WebSocket(

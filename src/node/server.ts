@@ -13,9 +13,8 @@ import {
   HandshakeError,
   Message,
   Opcode,
-  HttpHeadParser,
   UsageError,
-  buildAcceptResponse,
+  formatAcceptResponse,
   buildRejectResponse,
   encodeFrame,
   formatExtensions,
@@ -33,7 +32,8 @@ import { extensionFactories, negotiateExtensions, type CompressionOption } from 
 import type { Logger } from "./logger.js";
 import { messageBytes } from "./sending.js";
 import { connectionSettings } from "./settings.js";
-import { nativeSha1 } from "./sha1.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT, PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
+import { nativeAccept } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
 import { Topics } from "./topics.js";
 import { SocketSet, drain, resolveShutdown, type ShutdownOptions } from "./shutdown.js";
@@ -136,19 +136,8 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 /** How long a refused client may take to hang up after its HTTP error before its socket is destroyed. */
 const REFUSED_LINGER = 1000;
-
-/** A handshake in progress: its deadline, whether it is decided, how to stop reading its request, its end if the client leaves. */
-interface Handshake {
-  timer: NodeJS.Timeout | undefined;
-  over: boolean;
-  stopReading: () => void;
-  onSocketClose: () => void;
-}
-
-function noop(): void {}
 
 /** Shared 'error' listener for sockets: no closure per connection. */
 function destroySocket(this: Socket): void {
@@ -211,8 +200,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   private listener: NetServer | null = null;
   private closing = false;
   private shutdown: Promise<void> | null = null;
-  /** Sockets still in the opening handshake, with what gives up on each (close() refuses them at once). */
-  private readonly handshakes = new Map<Socket, Handshake>();
+  /** Sockets still in the opening handshake (close() refuses them at once). */
+  private readonly handshakes: PendingHandshakes;
   /** @internal Topic subscriptions of this server's connections. */
   readonly topics = new Topics();
   private readonly adapter: PubSubAdapter | null;
@@ -250,6 +239,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       this.adapter.attach(hub);
     }
     this.admission = resolveAdmission(options);
+    this.handshakes = new PendingHandshakes(resolveHandshakeTimeout(options.handshakeTimeout), {
+      data: (socket, handshake, chunk) => this.onHandshakeData(socket, handshake, chunk),
+      timeout: (socket, handshake) => {
+        const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+        this.failHandshake(socket, handshake, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
+      },
+    });
     resolveShutdown({}, options.shutdownTimeout); // a bad shutdownTimeout fails here, not at shutdown
   }
 
@@ -259,7 +255,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     const tls = this.options.tls;
     // A client that never finishes TLS is as slow a handshake as one that never finishes its request.
     const server = tls
-      ? createTlsServer({ handshakeTimeout: this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, ...tls }, (socket) =>
+      ? createTlsServer({ handshakeTimeout: resolveHandshakeTimeout(this.options.handshakeTimeout), ...tls }, (socket) =>
           this.onRawSocket(socket, true),
         )
       : createNetServer((socket) => this.onRawSocket(socket, false));
@@ -324,7 +320,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       headers,
       rawHeaders,
     };
-    this.accept(httpHead, raw, head, secure);
+    this.accept(httpHead, raw, head, this.handshakes.begin(raw, secure));
   };
 
   /** A connection on the standalone listener: read the request head with the core parser. */
@@ -332,23 +328,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     socket.on("error", destroySocket);
     const unwelcome = this.cannotTake();
     if (unwelcome !== null) return this.refuse(socket, unwelcome);
-    const handshake = this.beginHandshake(socket);
-    const parser = new HttpHeadParser("request", this.limits);
-    // The only closure holding the parser; it is removed once the head is read, so nothing keeps it.
-    const onData = (chunk: Buffer): void => {
-      let result;
-      try {
-        result = parser.push(chunk);
-      } catch (error) {
-        return this.failHandshake(socket, handshake, error);
-      }
-      if (result === null) return;
-      // No pause here: unless authenticate is async, the connection takes the socket over before any new read.
-      handshake.stopReading();
-      this.accept(result.head, socket, result.rest, secure, handshake);
-    };
-    handshake.stopReading = () => socket.removeListener("data", onData);
-    socket.on("data", onData);
+    this.handshakes.read(socket, this.handshakes.begin(socket, secure), this.limits);
+  }
+
+  private onHandshakeData(socket: Socket, handshake: PendingHandshake, chunk: Buffer): void {
+    let result;
+    try {
+      result = handshake.parser!.push(chunk);
+    } catch (error) {
+      return this.failHandshake(socket, handshake, error);
+    }
+    if (result === null) return;
+    // No pause here: unless authenticate is async, the connection takes the socket over before any new read.
+    this.handshakes.stopReading(socket, handshake);
+    this.accept(result.head, socket, result.rest, handshake);
   }
 
   /** Why a new socket cannot even start a handshake (closing, too many at once), or null. */
@@ -365,34 +358,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     return this.clients.size >= most ? atCapacity("TOO_MANY_CONNECTIONS", `more than ${most} connections`) : null;
   }
 
-  /** Start the handshake deadline of a socket (one per handshake, whatever the mode). */
-  private beginHandshake(socket: Socket): Handshake {
-    const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    const handshake: Handshake = { timer: undefined, over: false, stopReading: noop, onSocketClose: noop };
-    handshake.timer = setTimeout(() => {
-      this.failHandshake(socket, handshake, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
-    }, ms);
-    // A client gone mid-handshake frees its place in maxPendingHandshakes now, not at the deadline.
-    handshake.onSocketClose = () => this.endHandshake(socket, handshake);
-    socket.once("close", handshake.onSocketClose);
-    this.handshakes.set(socket, handshake);
-    return handshake;
-  }
-
-  /** The handshake is decided: stop its deadline and its reading. Returns false if it was already over. */
-  private endHandshake(socket: Socket, handshake: Handshake): boolean {
-    if (handshake.over) return false;
-    handshake.over = true;
-    clearTimeout(handshake.timer);
-    handshake.stopReading();
-    socket.removeListener("close", handshake.onSocketClose);
-    this.handshakes.delete(socket);
-    return true;
-  }
-
   /** Refuse a handshake with the error's status (500 for anything that is not a HandshakeError). */
-  private failHandshake(socket: Socket, handshake: Handshake, error: unknown, body?: string): void {
-    if (!this.endHandshake(socket, handshake)) return;
+  private failHandshake(socket: Socket, handshake: PendingHandshake, error: unknown, body?: string): void {
+    if (!this.handshakes.end(socket, handshake)) return;
     if (error instanceof HandshakeError) return this.refuse(socket, error, body);
     this.reportError(error as Error);
     this.refuse(socket, new HandshakeError("INTERNAL_ERROR", "server error during the handshake", 500));
@@ -402,15 +370,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * The accept pipeline shared by both modes. Synchronous unless
    * `authenticate` returns a promise, so the common case costs no promise.
    */
-  private accept(head: HttpHead, socket: Socket, rest: Uint8Array, secure: boolean, handshake?: Handshake): void {
-    const pending = handshake ?? this.beginHandshake(socket);
+  private accept(head: HttpHead, socket: Socket, rest: Uint8Array, pending: PendingHandshake): void {
     let request: ServerRequest;
     let verdict: AuthResult | Promise<AuthResult> = true;
     try {
       if (this.closing) throw new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
       const upgrade = parseUpgradeRequest(head);
       if (!this.pathAllowed(upgrade.path)) throw new HandshakeError("NOT_FOUND", `no WebSocket endpoint at ${upgrade.path}`, 404);
-      request = new Request(upgrade, socket, secure);
+      request = new Request(upgrade, socket, pending.secure);
       const originAllowed = this.admission.originAllowed;
       if (originAllowed !== null && !originAllowed(request.origin, request)) throw originRefused(request.origin);
       // Checked again before the 101: this only spares authenticate when the server is already full.
@@ -431,7 +398,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     }
   }
 
-  private afterAuthentication(socket: Socket, handshake: Handshake, request: ServerRequest, verdict: AuthResult, rest: Uint8Array): void {
+  private afterAuthentication(socket: Socket, handshake: PendingHandshake, request: ServerRequest, verdict: AuthResult, rest: Uint8Array): void {
     if (handshake.over) return; // timed out or refused by close() while authenticate ran
     if (verdict === false) {
       return this.failHandshake(socket, handshake, new HandshakeError("UNAUTHORIZED", "authentication failed", 401));
@@ -441,7 +408,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       return this.failHandshake(socket, handshake, rejection, verdict.body);
     }
     let protocol: string | null;
-    let response: Uint8Array;
+    let response: string;
     let agreed: ReturnType<typeof negotiateExtensions>;
     try {
       const full = this.noRoom(); // others may have been accepted while authenticate ran
@@ -449,13 +416,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       protocol = this.chooseProtocol(request);
       agreed = negotiateExtensions(this.extensionFactories, request.extensions);
       const extra = typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
-      response = buildAcceptResponse({ key: request.key, protocol, extensions: agreed.responses, headers: extra, sha1: nativeSha1 });
+      response = formatAcceptResponse({ key: request.key, accept: nativeAccept(request.key), protocol, extensions: agreed.responses, headers: extra });
     } catch (error) {
       return this.failHandshake(socket, handshake, error);
     }
-    this.endHandshake(socket, handshake);
+    this.handshakes.end(socket, handshake);
     if (socket.destroyed) return;
-    socket.write(response);
+    socket.write(response, "latin1");
     const ws = new WebSocket(socket, "server", { protocol, extensions: formatExtensions(agreed.responses), negotiated: agreed.extensions, head: rest }, this.options);
     socket.removeListener("error", destroySocket); // the connection handles errors now
     if (socket.isPaused()) socket.resume();
@@ -667,9 +634,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     }
     this.closing = true;
     // Refuse handshakes in progress now rather than wait for them (up to handshakeTimeout).
-    for (const [socket, handshake] of [...this.handshakes]) {
+    for (const [socket, handshake] of this.handshakes.list()) {
       this.failHandshake(socket, handshake, new HandshakeError("SERVER_CLOSING", "server is shutting down", 503));
     }
+    this.handshakes.stop();
     this.shutdown = drain([...this.clients], [this.refused, this.tlsTransports], this.listener, settings)
       .then(() => this.adapter?.close())
       .catch((error: unknown) => this.reportError(error instanceof Error ? error : new Error(String(error))))

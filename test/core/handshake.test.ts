@@ -8,6 +8,7 @@ import {
   buildClientRequest,
   buildRejectResponse,
   computeAccept,
+  formatAcceptResponse,
   generateKey,
   parseUpgradeRequest,
   selectSubprotocol,
@@ -501,6 +502,24 @@ describe("buildAcceptResponse", () => {
     assert.ok(!response.includes("Sec-WebSocket-Protocol"));
   });
 
+  test("formatAcceptResponse is the same head as a latin1 string", () => {
+    const options = {
+      key: SAMPLE_KEY,
+      protocol: "chat",
+      extensions: [{ name: "permessage-deflate", params: { client_max_window_bits: "10" } }],
+      headers: { "X-Caf\u00e9": "cr\u00e8me" },
+    };
+    assert.throws(() => formatAcceptResponse(options), UsageError); // header names are tokens: the é is refused
+    const fine = { ...options, headers: { "X-Drink": "cr\u00e8me" } };
+    assert.equal(formatAcceptResponse(fine), text(buildAcceptResponse(fine)));
+    assert.ok(formatAcceptResponse(fine).includes("\r\nX-Drink: cr\u00e8me\r\n"));
+  });
+
+  test("a precomputed accept value is used as given (a runtime's native SHA-1)", () => {
+    const response = formatAcceptResponse({ key: SAMPLE_KEY, accept: "precomputed=", sha1: () => assert.fail("sha1 must not run") });
+    assert.ok(response.includes("\r\nSec-WebSocket-Accept: precomputed=\r\n"));
+  });
+
   test("user headers may repeat (Set-Cookie) and come last", () => {
     const response = text(buildAcceptResponse({ key: SAMPLE_KEY, headers: { "Set-Cookie": ["a=1", "b=2"], "X-Id": "7" } }));
     assert.ok(response.endsWith("\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Id: 7\r\n\r\n"));
@@ -539,6 +558,11 @@ describe("verifyServerResponse", () => {
       `Sec-WebSocket-Accept: ${SAMPLE_ACCEPT}`,
     ]);
     assert.ok(verifyServerResponse(relaxed, SAMPLE_KEY, {}));
+  });
+
+  test("a precomputed accept value is compared as given", () => {
+    assert.ok(verifyServerResponse(responseHead(GOOD_RESPONSE), SAMPLE_KEY, { accept: SAMPLE_ACCEPT }));
+    expectError(() => verifyServerResponse(responseHead(GOOD_RESPONSE), SAMPLE_KEY, { accept: "other=" }), "INVALID_ACCEPT", 101);
   });
 
   test("RFC 6455 4.1: a status other than 101 fails with the server's status", () => {
