@@ -101,9 +101,15 @@ export class Protocol implements FrameSink {
   /** Takes effect from the next message on. */
   deliver: Delivery;
 
-  private readonly parser: FrameParser;
-  private readonly writer: FrameWriter;
-  private readonly allocate: (size: number) => Uint8Array;
+  /** Created with the first input: a connection that has received nothing holds no parser. */
+  private parser: FrameParser | null = null;
+  /** Created with the first output. */
+  private writer: FrameWriter | null = null;
+  private readonly slab: Slab;
+  /** Client masking keys (null on a server, which does not mask). */
+  private readonly maskKeys: MaskKeyPool | null;
+  /** RSV bits claimed by the negotiated extensions. */
+  private readonly allowedRsv: number;
   /** Events not yet taken by {@link events}; null when there are none (most connections, most of the time). */
   private queue: ProtocolEvent[] | null = null;
 
@@ -154,11 +160,8 @@ export class Protocol implements FrameSink {
     this.autoClose = options.autoClose ?? true;
     this.deliver = options.deliver ?? "messages";
     this.utf8Check = options.utf8Check;
-    const slab = options.slab ?? defaultSlab();
-    this.allocate = slab.allocate;
-    const masked = this.role === "client";
-    const keys = !masked ? undefined : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
-    this.writer = new FrameWriter(masked, slab, keys);
+    this.slab = options.slab ?? defaultSlab();
+    this.maskKeys = this.role === "server" ? null : options.random !== undefined ? new MaskKeyPool(options.random) : sharedMaskKeys();
     // One shared empty list for the common case, not an empty array per connection.
     this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
     this.asyncDecode = options.asyncDecode ?? false;
@@ -167,8 +170,21 @@ export class Protocol implements FrameSink {
       if ((allowedRsv & extension.rsv) !== 0) throw new UsageError("EXTENSION_CONFLICT", `${extension.name} claims RSV bits already in use`);
       allowedRsv |= extension.rsv;
     }
+    this.allowedRsv = allowedRsv;
+  }
+
+  private openParser(): FrameParser {
     // The protocol unmasks itself: pieces it copies into a message are unmasked while copied.
-    this.parser = new FrameParser({ role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv, unmask: false }, this);
+    this.parser ??= new FrameParser(
+      { role: this.role, maxFrameSize: this.limits.maxFrameSize, allowedRsv: this.allowedRsv, unmask: false },
+      this,
+    );
+    return this.parser;
+  }
+
+  private openWriter(): FrameWriter {
+    this.writer ??= new FrameWriter(this.maskKeys !== null, this.slab, this.maskKeys ?? undefined);
+    return this.writer;
   }
 
   private emitEvent(event: ProtocolEvent): void {
@@ -245,7 +261,7 @@ export class Protocol implements FrameSink {
    * becomes an `error` event and a queued close frame.
    */
   receive(chunk: Uint8Array): void {
-    if (chunk.length > 0) this.parser.push(chunk);
+    if (chunk.length > 0) this.openParser().push(chunk);
   }
 
   /** The events produced since the last call, in order. */
@@ -277,7 +293,7 @@ export class Protocol implements FrameSink {
   transportClosed(): void {
     if (this.transportEnded) return;
     this.transportEnded = true;
-    this.parser.stop();
+    this.openParser().stop();
     for (const extension of this.extensions) extension.dispose();
     if (this.receivedClose === null) {
       this.emitEvent({ type: "close", code: CloseCode.ABNORMAL, reason: "", received: false });
@@ -346,7 +362,7 @@ export class Protocol implements FrameSink {
       if (whole) {
         this.control = view;
       } else {
-        this.control ??= this.allocate(this.frameLength);
+        this.control ??= this.slab.allocate(this.frameLength);
         this.control.set(view, this.controlLength);
       }
       this.controlLength += view.length;
@@ -385,7 +401,7 @@ export class Protocol implements FrameSink {
       const upper = frames ? this.frameLength : this.limits.maxMessageSize;
       const announced = Math.min(frames ? this.frameLength : this.messageSize, EAGER_ASSEMBLY);
       const capacity = Math.max(need, Math.min(upper, Math.max(2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced)));
-      const grown = this.allocate(capacity);
+      const grown = this.slab.allocate(capacity);
       if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
       this.data = grown;
       this.dataOwned = true;
@@ -448,7 +464,7 @@ export class Protocol implements FrameSink {
       // Nothing after this message may be parsed before it is decoded: a close
       // frame, later messages, and the decoder's own context all wait.
       this.pendingDecode = type;
-      this.parser.pause();
+      this.openParser().pause();
       this.emitEvent(event);
       return;
     }
@@ -495,7 +511,7 @@ export class Protocol implements FrameSink {
     const type = this.takePendingDecode();
     if (this.transportEnded || this.failure !== null) return;
     this.deliverDecoded(type, payload);
-    if (this.failure === null) this.parser.resume();
+    if (this.failure === null) this.openParser().resume();
   }
 
   /**
@@ -521,7 +537,7 @@ export class Protocol implements FrameSink {
   private onControlFrame(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.PING) {
       this.emitEvent({ type: "ping", payload });
-      if (this.autoPong && this.sentClose === null) this.writer.frame(true, 0, Opcode.PONG, payload);
+      if (this.autoPong && this.sentClose === null) this.openWriter().frame(true, 0, Opcode.PONG, payload);
       return;
     }
     if (opcode === Opcode.PONG) {
@@ -535,7 +551,7 @@ export class Protocol implements FrameSink {
       return this.fail(error as ProtocolError);
     }
     this.receivedClose = frame;
-    this.parser.stop(); // RFC 6455 5.5.1: nothing follows a close frame
+    this.openParser().stop(); // RFC 6455 5.5.1: nothing follows a close frame
     this.emitEvent({ type: "close", code: frame.code, reason: frame.reason, received: true });
     if (this.autoClose && this.sentClose === null) {
       // Echo the code (RFC 6455 5.5.1); an empty close answers an empty close.
@@ -552,7 +568,7 @@ export class Protocol implements FrameSink {
   private fail(error: ProtocolError): void {
     if (this.failure !== null) return;
     this.failure = error;
-    this.parser.stop();
+    this.openParser().stop();
     this.messageType = null;
     this.data = null;
     if (this.sentClose === null) this.writeClose(new CloseFrame(error.closeCode, ""));
@@ -565,14 +581,14 @@ export class Protocol implements FrameSink {
   sendText(text: string): void {
     if (this.extensions.length > 0) return this.sendMessage(Opcode.TEXT, text);
     this.checkCanSendData();
-    this.writer.text(true, 0, Opcode.TEXT, text);
+    this.openWriter().text(true, 0, Opcode.TEXT, text);
   }
 
   /** Queue a complete binary message. The bytes must not change until they are written. */
   sendBinary(data: Uint8Array): void {
     if (this.extensions.length > 0) return this.sendMessage(Opcode.BINARY, data);
     this.checkCanSendData();
-    this.writer.frame(true, 0, Opcode.BINARY, data);
+    this.openWriter().frame(true, 0, Opcode.BINARY, data);
   }
 
   /**
@@ -598,7 +614,7 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
-    if ((rsv & ~this.parser.allowedRsv) !== 0) {
+    if ((rsv & ~this.allowedRsv) !== 0) {
       throw new UsageError("INVALID_FRAME", `RSV bits ${rsv} are not all claimed by a negotiated extension`);
     }
     this.checkCanSendData();
@@ -607,11 +623,11 @@ export class Protocol implements FrameSink {
 
   /** Frame a message, split into frames of `size` bytes if given; only the first frame carries the RSV bits. */
   private writeMessage(opcode: number, bytes: Uint8Array, rsv: number, size: number | undefined): void {
-    if (size === undefined || bytes.length <= size) return this.writer.frame(true, rsv, opcode, bytes);
+    if (size === undefined || bytes.length <= size) return this.openWriter().frame(true, rsv, opcode, bytes);
     if (!Number.isInteger(size) || size < 1) throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
     for (let offset = 0; offset < bytes.length; offset += size) {
       const end = Math.min(offset + size, bytes.length);
-      this.writer.frame(end === bytes.length, offset === 0 ? rsv : 0, offset === 0 ? opcode : Opcode.CONTINUATION, bytes.subarray(offset, end));
+      this.openWriter().frame(end === bytes.length, offset === 0 ? rsv : 0, offset === 0 ? opcode : Opcode.CONTINUATION, bytes.subarray(offset, end));
     }
   }
 
@@ -636,10 +652,10 @@ export class Protocol implements FrameSink {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not a data opcode`);
     }
     this.sendingFragmented = !fin;
-    if (typeof payload === "string") this.writer.text(fin, 0, opcode, payload);
-    else this.writer.frame(fin, 0, opcode, payload);
+    if (typeof payload === "string") this.openWriter().text(fin, 0, opcode, payload);
+    else this.openWriter().frame(fin, 0, opcode, payload);
     if (fin && this.deferredEncoded !== null) {
-      for (const frames of this.deferredEncoded) this.writer.encoded(frames);
+      for (const frames of this.deferredEncoded) this.openWriter().encoded(frames);
       this.deferredEncoded = null;
     }
   }
@@ -677,7 +693,7 @@ export class Protocol implements FrameSink {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
     const { bytes, rsv } = this.applyExtensions(payload, options);
-    return encodeFrame(opcode, bytes, { rsv, allocate: this.allocate });
+    return encodeFrame(opcode, bytes, { rsv, allocate: this.slab.allocate });
   }
 
   /** Run an outgoing message through the negotiated extensions: the bytes to send and the RSV bits they set. */
@@ -702,7 +718,7 @@ export class Protocol implements FrameSink {
   sendEncoded(frames: Uint8Array): void {
     this.checkCanSend();
     if (this.sendingFragmented) (this.deferredEncoded ??= []).push(frames);
-    else this.writer.encoded(frames);
+    else this.openWriter().encoded(frames);
   }
 
   /** Queue a ping (payload at most 125 bytes). */
@@ -724,13 +740,13 @@ export class Protocol implements FrameSink {
     if (this.sentClose !== null || this.transportEnded) return false;
     const payload = encodeClosePayload(code, reason);
     this.sentClose = new CloseFrame(code ?? CloseCode.NO_STATUS, reason);
-    this.writer.close(payload);
+    this.openWriter().close(payload);
     return true;
   }
 
   private writeClose(frame: CloseFrame): void {
     this.sentClose = frame;
-    this.writer.close(encodeClosePayload(frame.code === CloseCode.NO_STATUS ? undefined : frame.code, frame.reason));
+    this.openWriter().close(encodeClosePayload(frame.code === CloseCode.NO_STATUS ? undefined : frame.code, frame.reason));
   }
 
   private sendControl(opcode: number, payload: Uint8Array): void {
@@ -738,7 +754,7 @@ export class Protocol implements FrameSink {
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new UsageError("CONTROL_TOO_LONG", `control payload is ${payload.length} bytes, at most 125 fit`);
     }
-    this.writer.frame(true, 0, opcode, payload);
+    this.openWriter().frame(true, 0, opcode, payload);
   }
 
   private checkCanSend(): void {
@@ -754,12 +770,12 @@ export class Protocol implements FrameSink {
 
   /** Chunks to write to the transport, in order; the queue is emptied. */
   output(): Uint8Array[] {
-    return this.writer.take();
+    return this.writer === null ? [] : this.writer.take();
   }
 
   /** Bytes queued for {@link output}. */
   get outputBytes(): number {
-    return this.writer.queuedBytes;
+    return this.writer === null ? 0 : this.writer.queuedBytes;
   }
 }
 
