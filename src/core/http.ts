@@ -39,6 +39,8 @@ export interface HttpHead {
   rawHeaders: Array<[string, string]>;
 }
 
+/** Allocating even an empty typed array costs more than parsing a short head. */
+const NO_BYTES = new Uint8Array(0);
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -162,7 +164,8 @@ export class HttpHeadParser {
   readonly #kind: "request" | "response";
   readonly #maxBytes: number;
   readonly #maxCount: number;
-  #buffer: Uint8Array = new Uint8Array(0);
+  /** A head split across chunks, collected; shared empty until then (most heads come in one chunk). */
+  #buffer: Uint8Array = NO_BYTES;
   #length = 0;
   #lineLength = 0;
   #lines = 0;
@@ -243,16 +246,18 @@ export class HttpHeadParser {
       return null;
     }
     this.#done = true;
+    const whole = end === chunk.length;
     let headBytes: Uint8Array;
     if (this.#length === 0) {
-      headBytes = chunk.subarray(0, end); // the whole head came in one piece: no copy
+      // The whole head came in one piece: no copy, and not even a view when nothing follows it.
+      headBytes = whole ? chunk : chunk.subarray(0, end);
     } else {
-      this.#append(chunk.subarray(0, end));
+      this.#append(whole ? chunk : chunk.subarray(0, end));
       headBytes = this.#buffer.subarray(0, this.#length);
     }
     const head = this.#parse(headBytes);
-    this.#buffer = new Uint8Array(0);
-    return { head, rest: chunk.subarray(end) };
+    this.#buffer = NO_BYTES;
+    return { head, rest: whole ? NO_BYTES : chunk.subarray(end) };
   }
 
   #append(bytes: Uint8Array): void {
@@ -267,17 +272,18 @@ export class HttpHeadParser {
   }
 
   #parse(bytes: Uint8Array): HttpHead {
-    // The scan guarantees CRLF-only line ends and a final empty line.
-    const lines = latin1(bytes.subarray(0, bytes.length - 4), this.#bits < 0x80).split("\r\n");
+    // The scan guarantees CRLF-only line ends and a final empty line: the last two elements are empty.
+    const lines = latin1(bytes, this.#bits < 0x80).split("\r\n");
+    const fieldsEnd = lines.length - 2;
     const startLine = this.#kind === "request" ? parseRequestLine(lines[0]!) : parseStatusLine(lines[0]!);
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     const rawHeaders: Array<[string, string]> = [];
-    for (let n = 1; n < lines.length; n++) {
-      const [name, value] = parseFieldLine(lines[n]!);
-      rawHeaders.push([name, value]);
-      const key = name.toLowerCase();
+    for (let n = 1; n < fieldsEnd; n++) {
+      const field = parseFieldLine(lines[n]!);
+      rawHeaders.push(field);
+      const key = field[0].toLowerCase();
       const previous = headers[key];
-      headers[key] = previous === undefined ? value : `${previous}, ${value}`;
+      headers[key] = previous === undefined ? field[1] : `${previous}, ${field[1]}`;
     }
     return { startLine, headers, rawHeaders };
   }
