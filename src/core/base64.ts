@@ -41,7 +41,7 @@ function value(text: string, i: number): number {
  * every accepted string has exactly one byte sequence and vice versa.
  */
 export function decodeBase64(text: string): Uint8Array | null {
-  if (text.length % 4 !== 0) return null;
+  if (base64Length(text) < 0) return null;
   let pad = 0;
   if (text.endsWith("==")) pad = 2;
   else if (text.endsWith("=")) pad = 1;
@@ -73,4 +73,27 @@ export function decodeBase64(text: string): Uint8Array | null {
     out[o] = ((b & 15) << 4) | (c >>> 2);
   }
   return out;
+}
+
+/**
+ * How many bytes `text` decodes to by the rules of {@link decodeBase64}, or
+ * -1 when it would return null. Allocates nothing: a handshake checks its key
+ * this way.
+ */
+export function base64Length(text: string): number {
+  if (text.length % 4 !== 0) return -1;
+  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const full = pad === 0 ? text.length : text.length - 4;
+  for (let i = 0; i < full; i++) if (value(text, i) < 0) return -1;
+  if (pad === 2) {
+    const a = value(text, full);
+    const b = value(text, full + 1);
+    if ((a | b) < 0 || (b & 15) !== 0) return -1;
+  } else if (pad === 1) {
+    const a = value(text, full);
+    const b = value(text, full + 1);
+    const c = value(text, full + 2);
+    if ((a | b | c) < 0 || (c & 3) !== 0) return -1;
+  }
+  return (text.length / 4) * 3 - pad;
 }

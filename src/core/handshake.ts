@@ -6,7 +6,7 @@
  * with; misuse by the caller is a {@link UsageError}.
  */
 
-import { decodeBase64, encodeBase64 } from "./base64.js";
+import { base64Length, encodeBase64 } from "./base64.js";
 import { HandshakeError, UsageError } from "./errors.js";
 import {
   type ExtensionOffer,
@@ -53,7 +53,7 @@ export function computeAccept(key: string, hash: (data: Uint8Array) => Uint8Arra
 }
 
 function isValidKey(key: string): boolean {
-  return decodeBase64(key)?.length === 16;
+  return base64Length(key) === 16;
 }
 
 /**
@@ -302,7 +302,7 @@ function reject(code: string, message: string, status = 400, headers?: Record<st
 
 function countHeader(head: HttpHead, lowerName: string): number {
   let count = 0;
-  for (const [name] of head.rawHeaders) if (name.toLowerCase() === lowerName) count++;
+  for (const [name] of head.rawHeaders) if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
   return count;
 }
 

@@ -306,7 +306,33 @@ export function parseTokenList(value: string | undefined): string[] {
 
 /** Whether a comma-separated header value contains `token`, ignoring ASCII case. */
 export function hasToken(value: string | undefined, token: string): boolean {
-  return parseTokenList(value).includes(token.toLowerCase());
+  if (value === undefined) return false;
+  // Element by element, allocating nothing: every handshake checks Upgrade and Connection.
+  const length = value.length;
+  let start = 0;
+  while (start <= length) {
+    let end = value.indexOf(",", start);
+    if (end < 0) end = length;
+    let from = start;
+    let to = end;
+    while (from < to && isOws(value.charCodeAt(from))) from++;
+    while (to > from && isOws(value.charCodeAt(to - 1))) to--;
+    if (to - from === token.length && equalsIgnoringAsciiCase(value, from, token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+/** Whether `text` at `from` holds `other`, ASCII letters compared without case. */
+function equalsIgnoringAsciiCase(text: string, from: number, other: string): boolean {
+  for (let i = 0; i < other.length; i++) {
+    let a = text.charCodeAt(from + i);
+    let b = other.charCodeAt(i);
+    if (a >= 0x41 && a <= 0x5a) a += 0x20;
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    if (a !== b) return false;
+  }
+  return true;
 }
 
 /**

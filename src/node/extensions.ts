@@ -41,6 +41,7 @@ export function negotiateExtensions(
   factories: ExtensionFactory[],
   offers: ParsedExtension[],
 ): { responses: ExtensionOffer[]; extensions: Extension[] } {
+  if (offers.length === 0 || factories.length === 0) return { responses: [], extensions: [] };
   const responses: ExtensionOffer[] = [];
   const extensions: Extension[] = [];
   for (const factory of factories) {

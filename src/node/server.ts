@@ -149,26 +149,39 @@ function destroyTlsClient(_error: Error, socket: TLSSocket): void {
   socket.destroy();
 }
 
-/** The request handed to hooks and handlers; the peer address is read only when asked for. */
+/** The request handed to hooks and handlers; the peer address and `locals` are made only when asked for. */
 class Request implements ServerRequest {
-  declare method: string;
-  declare target: string;
-  declare path: string;
-  declare query: string;
-  declare headers: Record<string, string>;
-  declare rawHeaders: Array<[string, string]>;
-  declare key: string;
-  declare protocols: string[];
-  declare extensions: UpgradeRequest["extensions"];
-  declare origin: string | null;
-  declare host: string;
-  readonly locals: Record<string, unknown> = {};
+  readonly method: string;
+  readonly target: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: Array<[string, string]>;
+  readonly key: string;
+  readonly protocols: string[];
+  readonly extensions: UpgradeRequest["extensions"];
+  readonly origin: string | null;
+  readonly host: string;
+  private ownLocals: Record<string, unknown> | null = null;
   constructor(
     upgrade: UpgradeRequest,
     private readonly socket: Socket,
     readonly secure: boolean,
   ) {
-    Object.assign(this, upgrade);
+    this.method = upgrade.method;
+    this.target = upgrade.target;
+    this.path = upgrade.path;
+    this.query = upgrade.query;
+    this.headers = upgrade.headers;
+    this.rawHeaders = upgrade.rawHeaders;
+    this.key = upgrade.key;
+    this.protocols = upgrade.protocols;
+    this.extensions = upgrade.extensions;
+    this.origin = upgrade.origin;
+    this.host = upgrade.host;
+  }
+  get locals(): Record<string, unknown> {
+    return (this.ownLocals ??= {});
   }
   get remoteAddress(): string | undefined {
     return this.socket.remoteAddress;

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { decodeBase64, encodeBase64 } from "../../src/core/base64.js";
+import { base64Length, decodeBase64, encodeBase64 } from "../../src/core/base64.js";
 import { rng } from "../helpers/bytes.js";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -65,5 +65,15 @@ describe("base64", () => {
       "Zm9v\u0100AAA",
     ];
     for (const text of invalid) assert.equal(decodeBase64(text), null, JSON.stringify(text));
+    for (const text of invalid) assert.equal(base64Length(text), -1, JSON.stringify(text));
+  });
+
+  test("base64Length is the decoded length without decoding", () => {
+    const random = rng(11);
+    for (let n = 0; n < 40; n++) {
+      const text = encodeBase64(random.bytes(n));
+      assert.equal(base64Length(text), n);
+      assert.equal(decodeBase64(text)?.length, n);
+    }
   });
 });

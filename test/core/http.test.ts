@@ -333,6 +333,12 @@ describe("token lists", () => {
     assert.equal(hasToken("keep-alive, upgrade2", "upgrade"), false);
     assert.equal(hasToken("websocketx", "websocket"), false);
     assert.equal(hasToken(undefined, "upgrade"), false);
+    assert.equal(hasToken("", "upgrade"), false);
+    assert.equal(hasToken(" , ,\tUpgrade\t ,", "upgrade"), true);
+    assert.equal(hasToken("upgrade ,keep-alive", "upgrade"), true);
+    assert.equal(hasToken("up grade", "upgrade"), false);
+    // ASCII case-insensitivity only: the Kelvin sign is not a "k" here, though toLowerCase says so.
+    assert.equal(hasToken("websoc\u212Aet", "websocket"), false);
   });
 
   test("isToken follows the RFC 9110 5.6.2 tchar set", () => {
