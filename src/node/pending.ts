@@ -32,7 +32,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 export function resolveHandshakeTimeout(value: number | undefined): number {
   if (value === undefined) return DEFAULT_HANDSHAKE_TIMEOUT;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError("INVALID_HANDSHAKE_TIMEOUT", `handshakeTimeout must be a finite number of ms > 0, got ${String(value)}`);
+    throw new UsageError("INVALID_OPTION", `handshakeTimeout must be a finite number of ms > 0, got ${String(value)}`);
   }
   return value;
 }

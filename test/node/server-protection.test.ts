@@ -100,6 +100,43 @@ describe("slow handshakes", () => {
     });
   }
 
+  test("standalone: each of several silent clients gets its 408 at its own deadline, finished ones are left alone", async () => {
+    await withRefusals("standalone", { handshakeTimeout: 300 }, async (server, accepted, refusals) => {
+      const clients: RawClient[] = [];
+      try {
+        const answers: Array<Promise<{ status: number; elapsed: number }>> = [];
+        for (let i = 0; i < 3; i++) {
+          const client = await RawClient.connect(server.port);
+          clients.push(client);
+          const opened = Date.now();
+          answers.push(client.readResponse(2000).then((response) => ({ status: response.status, elapsed: Date.now() - opened })));
+          // One that completes its request between the silent ones is accepted, and never timed out.
+          if (i === 1) assert.equal((await ask(server)).status, 101);
+          await delay(100);
+        }
+        for (const answer of await Promise.all(answers)) {
+          assert.equal(answer.status, 408);
+          assert.ok(answer.elapsed >= 300 - EARLY, `408 after ${answer.elapsed} ms, before the 300 ms handshakeTimeout`);
+          assert.ok(answer.elapsed < 300 + 1000, `408 after ${answer.elapsed} ms`);
+        }
+        assert.deepEqual(refusals, ["HANDSHAKE_TIMEOUT", "HANDSHAKE_TIMEOUT", "HANDSHAKE_TIMEOUT"]);
+        assert.equal(accepted.count, 1);
+      } finally {
+        for (const client of clients) client.destroy();
+      }
+    });
+  });
+
+  test("handshakeTimeout must be a finite number of ms > 0", () => {
+    for (const value of [0, -1, Number.NaN, Infinity, "10" as unknown as number]) {
+      assert.throws(
+        () => new WebSocketServer({ handshakeTimeout: value }),
+        (error: unknown) => error instanceof UsageError && error.code === "INVALID_OPTION",
+        String(value),
+      );
+    }
+  });
+
   test("tls: a client that never starts TLS is dropped at handshakeTimeout", async () => {
     await withRefusals("tls", { handshakeTimeout: 300 }, async (server) => {
       const tcp = await RawClient.connect(server.port); // TCP only: no ClientHello ever comes
