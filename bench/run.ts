@@ -78,7 +78,7 @@ function usage(): never {
       "  --quick            1 repetition, short windows, 2,000 measured idle connections (under 2 minutes)",
       "  --reps N           repetitions per server (default 3; servers interleaved A B A B)",
       "  --scenario A,B     only these scenarios: " + SCENARIOS.join(", "),
-      "  --servers A,B      only these servers: wsx, wsx-iter, ws, ws-bufferutil, bun",
+      "  --servers A,B      only these servers: wsx, wsx-iter, ws, ws-bufferutil, bun, floor (idle only: node:net's own cost)",
       "  --duration S       measured window per run in seconds (default 2)",
       "  --warmup S         warm-up before each window in seconds (default 1)",
       "  --idle N           measured idle connections, on top of 3,000 warm-up ones (default 10000)",
@@ -171,7 +171,9 @@ function parseOptions(argv: string[]): Options {
 
 interface ServerDef {
   name: string;
-  library: "wsx" | "ws" | "bun";
+  library: "wsx" | "ws" | "bun" | "net";
+  /** A reference point rather than a contender: it takes part in this scenario only. */
+  only?: string;
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
@@ -214,6 +216,8 @@ function serverDefs(bun: string | null): ServerDef[] {
       node: true,
     },
   ];
+  // What node:net itself costs per idle connection and handshake (see servers/floor.ts).
+  defs.push({ name: "floor", library: "net", only: "idle", command: node, args: [script("floor.js")], env: process.env, node: true });
   if (bun !== null) defs.push({ name: "bun", library: "bun", command: BUN, args: [script("bun.js")], env: process.env, node: false });
   return defs;
 }
@@ -429,8 +433,9 @@ async function runEcho(def: ServerDef, scenario: EchoScenario, options: Options)
 
 interface IdleResult {
   connections: number; // open at the end: warm-up + measured
-  rssPerConnection: number; // bytes above the empty process, per open connection
-  rssPerExtraConnection: number; // bytes added by each measured connection (on top of the warm-up ones)
+  rssPerConnection: number; // bytes above the empty process, per open connection, V8's young generation left out
+  rssPerExtraConnection: number; // the same, added by each measured connection (on top of the warm-up ones)
+  rawRssPerConnection: number; // bytes above the empty process per open connection, young generation included
   cpuPerHandshake: number; // µs
   handshakesPerSecond: number;
   emptyRssMiB: number;
@@ -447,11 +452,27 @@ const IDLE_CONCURRENCY = 200;
  */
 const IDLE_WARMUP = 3000;
 
-async function settle(server: Running): Promise<number> {
+interface Settled {
+  /** RSS after a full GC. */
+  rss: number;
+  /** The same without V8's young generation (RSS when the runtime does not say). */
+  held: number;
+}
+
+/**
+ * RSS after a full GC, with and without V8's young generation. A burst of
+ * handshakes makes every Node server grow its young generation to the
+ * maximum (32 MiB, ~2.3 KB per connection here) and V8 gives it back only
+ * after seconds of quiet: that is allocation-rate sizing, not memory held by
+ * the connections, so the per-connection figures leave it out.
+ */
+async function settle(server: Running): Promise<Settled> {
   await sleep(300);
   await server.child.request("gc", {}, 10_000);
   await sleep(200);
-  return rssBytes(server.child.pid);
+  const rss = rssBytes(server.child.pid);
+  const spaces = await server.child.request<Record<string, number> | null>("heap", {}, 10_000);
+  return { rss, held: rss - (spaces?.["new_space"] ?? 0) };
 }
 
 async function runIdle(def: ServerDef, count: number, fileLimit: number, options: Options): Promise<IdleResult> {
@@ -459,7 +480,7 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
   const load = startLoad(fileLimit);
   try {
     await load.request("ping", {}, 10_000);
-    const emptyRss = await settle(server);
+    const empty = await settle(server);
     // Warm-up connections run the handshake path until it is optimised, and stay open:
     // the measured connections come on top of them, so none reuses memory a closed one freed.
     const warm = await load.request<{ opened: number; error?: string }>(
@@ -468,7 +489,7 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
       60_000,
     );
     if (warm.opened !== IDLE_WARMUP) throw new Error(`${def.name}: warm-up opened ${warm.opened}/${IDLE_WARMUP}: ${warm.error}`);
-    const warmRss = await settle(server);
+    const warmed = await settle(server);
     const pids = [server.child.pid, load.pid];
     const s0 = sample(pids);
     const result = await load.request<{ opened: number; failed: number; ms: number; error?: string }>(
@@ -479,16 +500,17 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
     const s1 = sample(pids);
     if (result.opened === 0) throw new Error(`${def.name}: no idle connection opened: ${result.error}`);
     if (result.failed > 0) process.stderr.write(`  ! ${def.name}: ${result.failed} connections failed (${result.error})\n`);
-    const rss = await settle(server);
+    const full = await settle(server);
     const open = await load.request<Mark>("mark");
     return {
       connections: open.open,
-      rssPerConnection: (rss - emptyRss) / open.open,
-      rssPerExtraConnection: (rss - warmRss) / result.opened,
+      rssPerConnection: (full.held - empty.held) / open.open,
+      rssPerExtraConnection: (full.held - warmed.held) / result.opened,
+      rawRssPerConnection: (full.rss - empty.rss) / open.open,
       cpuPerHandshake: used(s0, s1, 0) / result.opened,
       handshakesPerSecond: result.opened / (result.ms / 1000),
-      emptyRssMiB: emptyRss / MiB,
-      rssMiB: rss / MiB,
+      emptyRssMiB: empty.rss / MiB,
+      rssMiB: full.rss / MiB,
       loadCpu: (100 * used(s0, s1, 1)) / ((s1.wall - s0.wall) * 1000),
       otherCpu: otherLoad(s0, s1),
     };
@@ -599,7 +621,7 @@ async function runBroadcast(def: ServerDef, window: number, fileLimit: number, s
     if (deliveries <= 0) throw new Error(`${def.name}: no delivery in the measured window`);
     if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
     if (mark1.mismatches > 0) throw new Error(`${def.name}: ${mark1.mismatches} subscriber(s) received something else than the message published`);
-    if (def.library !== "ws") {
+    if (def.library === "wsx" || def.library === "bun") {
       // wsx and Bun count their subscribers; a missing one would make every figure per delivery wrong.
       const stats = await server.child.request<{ subscribers: number; dropped?: number }>("stats");
       if (stats.subscribers !== subscribers) throw new Error(`${def.name}: ${stats.subscribers} of ${subscribers} connections subscribed`);
@@ -707,14 +729,14 @@ async function runSlowConsumers(
     server = await startServer(def, options, fileLimit);
     load = startLoad(fileLimit);
     await load.request("ping", {}, 10_000);
-    const empty = await settle(server);
+    const empty = (await settle(server)).rss;
     const opened = await load.request<{ opened: number; error?: string }>(
       "open",
       { port: server.port, socketPath, path: "/sub", count: subscribers, concurrency: 100, pause: true },
       60_000,
     );
     if (opened.opened !== subscribers) throw new Error(`${variant.name}: opened ${opened.opened}/${subscribers}: ${opened.error}`);
-    const base = await settle(server);
+    const base = (await settle(server)).rss;
     const pids = [server.child.pid, load.pid];
     const s0 = sample(pids);
     await server.child.request("flood", { size: SLOW.size, perSecond: SLOW.perSecond, ms: SLOW.floodMs, capBytes: SLOW.capBytes });
@@ -742,7 +764,7 @@ async function runSlowConsumers(
     const s1 = sample(pids);
     const end = rssBytes(server.child.pid);
     // What is left once garbage is collected: memory the server still holds for the slow consumers.
-    const endCollected = await settle(server);
+    const endCollected = (await settle(server)).rss;
     const collected = await server.child.request<Backlog>("backlog", {}, 30_000);
     const flood = last?.flood ?? null;
     if (flood === null || flood.publishes === 0) throw new Error(`${variant.name}: nothing was published`);
@@ -1002,7 +1024,8 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
     options.reps,
     (server) => runIdle(servers.find((d) => d.name === server)!, count, fileLimit, options),
     (r) =>
-      `${fmt(r.connections)} conns  ${fmt(r.rssPerConnection)} B/conn (marginal ${fmt(r.rssPerExtraConnection)})  ${fmtSig(r.cpuPerHandshake)} µs/handshake  ` +
+      `${fmt(r.connections)} conns  ${fmt(r.rssPerConnection)} B/conn (marginal ${fmt(r.rssPerExtraConnection)}, with young gen. ${fmt(r.rawRssPerConnection)})  ` +
+      `${fmtSig(r.cpuPerHandshake)} µs/handshake  ` +
       `${fmt(r.handshakesPerSecond)} handshakes/s  load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
   );
   warnings.push(
@@ -1013,12 +1036,14 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
     name: "idle",
     description:
       `${fmt(IDLE_WARMUP)} + ${fmt(count)} idle connections opened ${IDLE_CONCURRENCY} at a time; RSS per connection above the empty process ` +
-      `(marginal: the ${fmt(count)} over the first ${fmt(IDLE_WARMUP)}), server CPU per handshake of the ${fmt(count)}`,
+      `after a full GC, V8's young generation left out (marginal: the ${fmt(count)} over the first ${fmt(IDLE_WARMUP)}; "with young gen.": ` +
+      `RSS as it is right after the burst), server CPU per handshake of the ${fmt(count)}; floor: node:net with a minimal handshake, for reference`,
     rows,
-    ratios: ratioLines(rows, ["rssPerConnection", "rssPerExtraConnection", "cpuPerHandshake", "handshakesPerSecond"], targets),
+    ratios: ratioLines(rows, ["rssPerConnection", "rssPerExtraConnection", "rawRssPerConnection", "cpuPerHandshake", "handshakesPerSecond"], targets),
     ratioTitles: {
       rssPerConnection: "RSS/conn",
       rssPerExtraConnection: "marginal",
+      rawRssPerConnection: "with young gen.",
       cpuPerHandshake: "CPU/handshake",
       handshakesPerSecond: "handshakes/s",
     },
@@ -1027,6 +1052,7 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
       { key: "connections", title: "conns", format: (v) => fmt(v) },
       { key: "rssPerConnection", title: "RSS B/conn", format: (v) => fmt(v) },
       { key: "rssPerExtraConnection", title: "marginal B/conn", format: (v) => fmt(v) },
+      { key: "rawRssPerConnection", title: "with young gen. B/conn", format: (v) => fmt(v) },
       { key: "cpuPerHandshake", title: "CPU µs/handshake", format: fmtSig },
       { key: "handshakesPerSecond", title: "handshakes/s", format: (v) => fmt(v) },
       { key: "emptyRssMiB", title: "empty RSS MiB", format: (v) => fmt(v, 1) },
@@ -1533,7 +1559,7 @@ async function main(): Promise<void> {
   if (options.servers !== null) {
     const wanted = options.servers;
     for (const name of wanted) {
-      if (!["wsx", "wsx-iter", "ws", "ws-bufferutil", "bun"].includes(name)) {
+      if (!["wsx", "wsx-iter", "ws", "ws-bufferutil", "bun", "floor"].includes(name)) {
         process.stderr.write(`unknown server ${name}\n`);
         usage();
       }
@@ -1576,8 +1602,10 @@ async function main(): Promise<void> {
 
   const results: ScenarioResult[] = [];
   const began = performance.now();
+  const allDefs = defs;
   for (const name of options.scenarios) {
     let result: ScenarioResult;
+    defs = allDefs.filter((d) => d.only === undefined || d.only === name);
     if (name in ECHO) result = await echoScenario(name, defs, options);
     else if (name === "idle") result = await idleScenario(defs, options);
     else if (name === "client") result = await clientScenario(bun, options);

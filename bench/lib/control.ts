@@ -17,7 +17,7 @@ export function emit(value: unknown): void {
 
 /**
  * Answer commands with `handler` (sync or async). Built in: `gc` (when the
- * runtime exposes it), `ping` and `exit`.
+ * runtime exposes it), `heap` (V8 heap space sizes), `ping` and `exit`.
  */
 export function serveCommands(handler: CommandHandler): void {
   const lines = createInterface({ input: process.stdin });
@@ -44,6 +44,9 @@ async function answer(command: Command, handler: CommandHandler): Promise<void> 
       case "gc":
         result = collectGarbage();
         break;
+      case "heap":
+        result = heapSpaces();
+        break;
       case "exit":
         emit({ id, ok: true, result: null });
         // Leave through process.exit so --cpu-prof writes its profile.
@@ -56,6 +59,17 @@ async function answer(command: Command, handler: CommandHandler): Promise<void> 
   } catch (error) {
     emit({ id, ok: false, error: error instanceof Error ? error.message : String(error) });
   }
+}
+
+/** Committed bytes of each V8 heap space (Node only; null elsewhere), to tell heap sizing from live data. */
+function heapSpaces(): Record<string, number> | null {
+  const v8 = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("v8") as
+    | { getHeapSpaceStatistics(): Array<{ space_name: string; space_size: number; space_used_size: number }> }
+    | undefined;
+  if (v8 === undefined) return null;
+  const out: Record<string, number> = {};
+  for (const space of v8.getHeapSpaceStatistics()) out[space.space_name] = space.space_size;
+  return out;
 }
 
 /** A full collection if the runtime allows it (node --expose-gc, Bun.gc). */

@@ -189,10 +189,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Created on first use: most connections never ping or stream. */
   private pings: Pings | null = null;
   private sendOrder: SendOrder | null = null;
-  /** Sends at least this big are encoded off the event loop (Infinity: never). */
-  private readonly asyncEncodeAt: number;
-  /** Sends encoded off the loop, queued or running: close and publish wait behind them. */
-  private encodesPending = 0;
   private closeTimer: NodeJS.Timeout | null = null;
   /** Only with pingInterval or idleTimeout set: reads then also stamp it. */
   private heartbeat: Heartbeat | null = null;
@@ -227,7 +223,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
-    this.asyncEncodeAt = asyncEncodeThreshold(handshake.negotiated);
     socket.setNoDelay(true);
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
@@ -247,6 +242,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         if (this.head !== null) this.onData(EMPTY);
       });
     }
+  }
+
+  /** Sends encoded off the loop are queued or running: close and publish wait behind them. */
+  private get encodesPending(): boolean {
+    return this.sendOrder !== null && this.sendOrder.offloaded > 0;
+  }
+
+  /** Whether a send of `data` is big enough to be encoded off the event loop by the negotiated extensions. */
+  private encodesOffLoop(data: SendData, compress: boolean | undefined): boolean {
+    const threshold = asyncEncodeThreshold(this.core.negotiatedExtensions);
+    return threshold !== Infinity && offloaded(data, compress, threshold);
   }
 
   /** The receive side, opened on first use. */
@@ -512,7 +518,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (isAsyncIterable(data)) {
       return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
     }
-    if (this.asyncEncodeAt !== Infinity && offloaded(data, options?.compress, this.asyncEncodeAt)) {
+    if (this.extensions !== "" && this.encodesOffLoop(data, options?.compress)) {
       return this.sendOffLoop(data, { type: options?.type, compress: options?.compress });
     }
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
@@ -535,7 +541,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * order: later sends queue behind it, so they go out after it.
    */
   private sendOffLoop(data: SendData, options: OffloadedSend): Promise<void> {
-    this.encodesPending++;
+    const order = (this.sendOrder ??= new SendOrder());
+    order.offloaded++;
     const send = (): Promise<void> => {
       // Closing already: do not compress for nothing.
       if (this.info !== null || this.core.closeSent !== null) return rejected(closedError(this.core, this.info !== null));
@@ -550,9 +557,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         },
       );
     };
-    const sent = (this.sendOrder ??= new SendOrder()).after(() => this.sendWhenAdmitted(send));
+    const sent = order.after(() => this.sendWhenAdmitted(send));
     const settle = (): void => {
-      this.encodesPending--;
+      order.offloaded--;
     };
     void sent.then(settle, settle);
     return sent;
@@ -641,7 +648,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.shedOverLimit(); // a publish cannot wait, whatever the policy
       return false;
     }
-    if (this.encodesPending > 0) {
+    if (this.encodesPending) {
       // A large send is being compressed off the loop: the published message goes after it.
       void this.sendOrder!.after(() => {
         this.queuePublished(frames, opcode, payload, compress);
@@ -731,7 +738,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
     options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
-    if (this.asyncEncodeAt !== Infinity && offloaded(data, options.compress, this.asyncEncodeAt)) return this.sendOffLoop(data, options);
+    if (this.extensions !== "" && this.encodesOffLoop(data, options.compress)) return this.sendOffLoop(data, options);
     const run = (): Promise<void> => {
       try {
         queueFragmented(this.core, data, options);
@@ -793,7 +800,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   close(code?: number, reason?: string): Promise<CloseInfo> {
     if (this.info !== null) return this.closed;
-    if (this.encodesPending > 0) return this.closeAfterSends(code, reason);
+    if (this.encodesPending) return this.closeAfterSends(code, reason);
     return this.closeNow(code, reason);
   }
 

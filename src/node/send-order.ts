@@ -6,6 +6,8 @@ import { noop } from "./promises.js";
 
 export class SendOrder {
   private tail: Promise<void> | null = null;
+  /** Sends encoded off the loop, queued or running: close and publish wait behind them. */
+  offloaded = 0;
 
   /** Some task is still running or queued: new sends must go through {@link after}. */
   get busy(): boolean {

@@ -268,10 +268,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     const tls = this.options.tls;
     // A client that never finishes TLS is as slow a handshake as one that never finishes its request.
     const server = tls
-      ? createTlsServer({ handshakeTimeout: resolveHandshakeTimeout(this.options.handshakeTimeout), ...tls }, (socket) =>
+      ? createTlsServer({ handshakeTimeout: resolveHandshakeTimeout(this.options.handshakeTimeout), noDelay: true, ...tls }, (socket) =>
           this.onRawSocket(socket, true),
         )
-      : createNetServer((socket) => this.onRawSocket(socket, false));
+      : // noDelay: node:net sets TCP_NODELAY on the handle as it accepts, and the connection's own setNoDelay is then a no-op.
+        createNetServer({ noDelay: true }, (socket) => this.onRawSocket(socket, false));
     if (tls) {
       server.on("connection", (socket: Socket) => this.tlsTransports.add(socket));
       server.on("tlsClientError", destroyTlsClient);
