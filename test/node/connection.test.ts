@@ -391,6 +391,35 @@ describe("streaming send(asyncIterable)", () => {
 });
 
 describe("receiving", () => {
+  test("messages that arrive before any listener wait for the first one, in order", async () => {
+    await withPair({}, async ({ client, peer }) => {
+      await peer.send("one");
+      await peer.send("two");
+      await delay(50); // both are in the client's queue by now: nobody listens or reads
+      const seen: string[] = [];
+      const both = deferred<void>();
+      client.on("message", (message) => {
+        seen.push(message.text);
+        if (seen.length === 2) both.resolve();
+      });
+      await deadline(both.promise, 2000, "queued messages handed to the new listener");
+      assert.deepEqual(seen, ["one", "two"]);
+    });
+  });
+
+  test("eventNames() lists only events that have listeners", async () => {
+    await withPair({}, async ({ client }) => {
+      assert.deepEqual(client.eventNames(), []);
+      const onMessage = (): void => undefined;
+      client.on("message", onMessage);
+      client.on("pong", () => undefined);
+      assert.deepEqual(client.eventNames().sort(), ["message", "pong"]);
+      client.off("message", onMessage);
+      assert.deepEqual(client.eventNames(), ["pong"]);
+      assert.equal(client.listenerCount("message"), 0);
+    });
+  });
+
   test("receive({ timeout }) rejects with RECEIVE_TIMEOUT and the later message is not lost", async () => {
     await withPair({}, async ({ client, peer }) => {
       const error = await rejection(client.receive({ timeout: 100 }));
