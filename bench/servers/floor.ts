@@ -11,9 +11,9 @@
  */
 import { hash } from "node:crypto";
 import { createServer, type Socket } from "node:net";
+import { WEBSOCKET_GUID } from "../../src/core/handshake.js";
 import { emit, serveCommands } from "../lib/control.js";
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const KEY = "sec-websocket-key:";
 
 function answer(this: Socket, chunk: Buffer): void {
@@ -22,7 +22,7 @@ function answer(this: Socket, chunk: Buffer): void {
   if (at < 0) at = text.toLowerCase().indexOf(KEY);
   const key = text.slice(at + KEY.length, text.indexOf("\r\n", at)).trim();
   this.write(
-    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${hash("sha1", key + GUID, "base64")}\r\n\r\n`,
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${hash("sha1", key + WEBSOCKET_GUID, "base64")}\r\n\r\n`,
     "latin1",
   );
   // Whatever follows is ignored (the idle scenario sends nothing).

@@ -10,15 +10,12 @@ import type { Socket } from "node:net";
 import { ConnectionClosedError, Frame, Message, Opcode, TimeoutError, UsageError, type Protocol } from "../core/index.js";
 import { closedError } from "./closed-error.js";
 import type { WebSocketEvents } from "./connection.js";
-import { rejected } from "./promises.js";
+import { armDeadline, rejected, type Waiting } from "./promises.js";
 
 /** What the core delivers: whole messages, or single frames in frame mode. */
 export type Item = Message | Frame;
 
-interface Waiter {
-  resolve(item: Item): void;
-  reject(error: Error): void;
-}
+type Waiter = Waiting<Item>;
 
 export class Inbox {
   private queue: Item[] = [];
@@ -84,20 +81,12 @@ export class Inbox {
     if (this.drained) return rejected(closedError(this.core, this.closed));
     return new Promise<Item>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
-      if (timeout !== undefined) {
-        const timer = setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(new TimeoutError("RECEIVE_TIMEOUT", `nothing received within ${timeout} ms`));
-        }, timeout);
-        waiter.resolve = (item) => {
-          clearTimeout(timer);
-          resolve(item);
-        };
-        waiter.reject = (error) => {
-          clearTimeout(timer);
-          reject(error);
-        };
-      }
+      armDeadline(
+        waiter,
+        timeout,
+        () => (this.waiters = this.waiters.filter((w) => w !== waiter)),
+        () => new TimeoutError("RECEIVE_TIMEOUT", `nothing received within ${timeout} ms`),
+      );
       this.waiters.push(waiter);
     });
   }

@@ -26,7 +26,7 @@ export interface PendingEvents {
   timeout(socket: Socket, handshake: PendingHandshake): void;
 }
 
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /** `handshakeTimeout` checked: a finite number of ms > 0. */
 export function resolveHandshakeTimeout(value: number | undefined): number {
@@ -45,7 +45,8 @@ export class PendingHandshakes {
   private readonly onSocketClose: (this: Socket) => void;
 
   constructor(
-    private readonly timeout: number,
+    /** The handshake timeout in ms, checked (see {@link resolveHandshakeTimeout}). */
+    readonly timeout: number,
     private readonly events: PendingEvents,
   ) {
     const pending = this;

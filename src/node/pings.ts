@@ -1,7 +1,7 @@
 /** Round-trip timing for pings: each ping resolves with its RTT when its pong arrives. */
 import { performance } from "node:perf_hooks";
 import { TimeoutError } from "../core/index.js";
-import { settled } from "./promises.js";
+import { armDeadline, settled } from "./promises.js";
 
 interface PendingPing {
   payload: Uint8Array;
@@ -29,21 +29,12 @@ export class Pings {
     return settled<number>((resolve, reject) => {
       const entry: PendingPing = { payload, started: performance.now(), resolve, reject };
       this.pending.push(entry);
-      if (timeout !== undefined) {
-        const timer = setTimeout(() => {
-          this.pending = this.pending.filter((p) => p !== entry);
-          reject(new TimeoutError("PING_TIMEOUT", `no pong within ${timeout} ms`));
-        }, timeout);
-        const { resolve: done, reject: fail } = entry;
-        entry.resolve = (rtt) => {
-          clearTimeout(timer);
-          done(rtt);
-        };
-        entry.reject = (error) => {
-          clearTimeout(timer);
-          fail(error);
-        };
-      }
+      armDeadline(
+        entry,
+        timeout,
+        () => (this.pending = this.pending.filter((p) => p !== entry)),
+        () => new TimeoutError("PING_TIMEOUT", `no pong within ${timeout} ms`),
+      );
     });
   }
 

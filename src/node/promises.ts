@@ -15,3 +15,31 @@ export function rejected(error: Error): Promise<never> {
   promise.catch(noop);
   return promise;
 }
+
+/** Something waiting for a value that may also be refused. */
+export interface Waiting<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Give a waiter a deadline (none when `ms` is undefined): after `ms` it is
+ * dropped from wherever it waits and rejected with `timedOut()`; settling
+ * it earlier clears the timer.
+ */
+export function armDeadline<T>(waiter: Waiting<T>, ms: number | undefined, drop: () => void, timedOut: () => Error): void {
+  if (ms === undefined) return;
+  const { resolve, reject } = waiter;
+  const timer = setTimeout(() => {
+    drop();
+    reject(timedOut());
+  }, ms);
+  waiter.resolve = (value) => {
+    clearTimeout(timer);
+    resolve(value);
+  };
+  waiter.reject = (error) => {
+    clearTimeout(timer);
+    reject(error);
+  };
+}

@@ -32,7 +32,7 @@ import { extensionFactories, negotiateExtensions, type CompressionOption } from 
 import type { Logger } from "./logger.js";
 import { messageBytes } from "./sending.js";
 import { connectionSettings } from "./settings.js";
-import { DEFAULT_HANDSHAKE_TIMEOUT, PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
+import { PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
 import { nativeAccept } from "./sha1.js";
 import { Counters, type ServerStats } from "./stats.js";
 import { Topics } from "./topics.js";
@@ -255,7 +255,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.handshakes = new PendingHandshakes(resolveHandshakeTimeout(options.handshakeTimeout), {
       data: (socket, handshake, chunk) => this.onHandshakeData(socket, handshake, chunk),
       timeout: (socket, handshake) => {
-        const ms = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+        const ms = this.handshakes.timeout;
         this.failHandshake(socket, handshake, new HandshakeError("HANDSHAKE_TIMEOUT", `handshake not completed within ${ms} ms`, 408));
       },
     });
@@ -268,7 +268,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     const tls = this.options.tls;
     // A client that never finishes TLS is as slow a handshake as one that never finishes its request.
     const server = tls
-      ? createTlsServer({ handshakeTimeout: resolveHandshakeTimeout(this.options.handshakeTimeout), noDelay: true, ...tls }, (socket) =>
+      ? createTlsServer({ handshakeTimeout: this.handshakes.timeout, noDelay: true, ...tls }, (socket) =>
           this.onRawSocket(socket, true),
         )
       : // noDelay: node:net sets TCP_NODELAY on the handle as it accepts, and the connection's own setNoDelay is then a no-op.
