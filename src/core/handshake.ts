@@ -14,6 +14,7 @@ import {
   type ParsedExtension,
   formatExtensions,
   hasToken,
+  httpVersion,
   isToken,
   parseExtensions,
   parseProtocolList,
@@ -302,7 +303,11 @@ function reject(code: string, message: string, status = 400, headers?: Record<st
 
 function countHeader(head: HttpHead, lowerName: string): number {
   let count = 0;
-  for (const [name] of head.rawHeaders) if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+  const fields = head.rawHeaders;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i]![0];
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+  }
   return count;
 }
 
@@ -337,8 +342,7 @@ export function parseUpgradeRequest(head: HttpHead): UpgradeRequest {
   const [method, target, version] = head.startLine;
   const headers = head.headers;
   if (method !== "GET") throw reject("METHOD_NOT_ALLOWED", "WebSocket upgrade requires GET", 405, { Allow: "GET" });
-  const versionMatch = /^HTTP\/([0-9])\.([0-9])$/.exec(version);
-  if (!versionMatch || Number(versionMatch[1]) * 10 + Number(versionMatch[2]) < 11) {
+  if (httpVersion(version) < 11) {
     throw reject("INVALID_HTTP_VERSION", "WebSocket upgrade requires HTTP/1.1 or later");
   }
   const { path, query, authority } = splitTarget(target);

@@ -92,26 +92,44 @@ function latin1(bytes: Uint8Array, ascii: boolean): string {
   return out;
 }
 
-const HTTP_VERSION = /^HTTP\/[0-9]\.[0-9]$/;
+/**
+ * The HTTP version `text[at, end)` names as major * 10 + minor ("HTTP/1.1" is 11),
+ * or -1 unless it is exactly "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3).
+ */
+export function httpVersion(text: string, at = 0, end = text.length): number {
+  if (end - at !== 8 || !text.startsWith("HTTP/", at) || text.charCodeAt(at + 6) !== 0x2e) return -1;
+  const major = text.charCodeAt(at + 5) - 0x30;
+  const minor = text.charCodeAt(at + 7) - 0x30;
+  return major >= 0 && major <= 9 && minor >= 0 && minor <= 9 ? major * 10 + minor : -1;
+}
 
-function parseRequestLine(line: string): [string, string, string] {
-  const parts = line.split(" ");
-  if (parts.length !== 3) throw malformed("request line is not 'method SP target SP version'");
-  const [method, target, version] = parts as [string, string, string];
+/** Nearly every request says this: returning the constant spares a string per head. */
+const HTTP_11 = "HTTP/1.1";
+
+/** Parses the request line `text[0, end)` in place (no split, no regular expression: every handshake runs this). */
+function parseRequestLine(text: string, end: number): [string, string, string] {
+  const space1 = text.indexOf(" ");
+  const space2 = space1 < 0 ? -1 : text.indexOf(" ", space1 + 1);
+  if (space1 < 0 || space2 < 0 || space2 >= end) throw malformed("request line is not 'method SP target SP version'");
+  const extra = text.indexOf(" ", space2 + 1);
+  if (extra >= 0 && extra < end) throw malformed("request line is not 'method SP target SP version'");
+  const method = text.slice(0, space1);
   if (!isToken(method)) throw malformed("invalid method");
-  if (target.length === 0) throw malformed("empty request target");
-  for (let i = 0; i < target.length; i++) {
-    const c = target.charCodeAt(i);
+  if (space2 === space1 + 1) throw malformed("empty request target");
+  for (let i = space1 + 1; i < space2; i++) {
+    const c = text.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) throw malformed("invalid character in request target");
   }
-  if (!HTTP_VERSION.test(version)) throw malformed("invalid HTTP version in request line");
-  return [method, target, version];
+  if (httpVersion(text, space2 + 1, end) < 0) throw malformed("invalid HTTP version in request line");
+  const version = text.startsWith(HTTP_11, space2 + 1) ? HTTP_11 : text.slice(space2 + 1, end);
+  return [method, text.slice(space1 + 1, space2), version];
 }
 
 function parseStatusLine(line: string): [string, string, string] {
   const space = line.indexOf(" ");
-  const version = space < 0 ? line : line.slice(0, space);
-  if (!HTTP_VERSION.test(version)) throw malformed("invalid HTTP version in status line");
+  const versionEnd = space < 0 ? line.length : space;
+  if (httpVersion(line, 0, versionEnd) < 0) throw malformed("invalid HTTP version in status line");
+  const version = line.slice(0, versionEnd);
   const status = line.slice(space + 1, space + 4);
   if (space < 0 || !/^[0-9]{3}$/.test(status)) throw malformed("invalid status code");
   const after = space + 4;
@@ -125,25 +143,30 @@ function parseStatusLine(line: string): [string, string, string] {
   return [version, status, reason];
 }
 
-function parseFieldLine(line: string): [string, string] {
-  const first = line.charCodeAt(0);
-  if (isOws(first)) throw malformed("obsolete line folding is not allowed");
-  const colon = line.indexOf(":");
-  if (colon < 0) throw malformed("header line without a colon");
-  if (colon === 0) throw malformed("empty header name");
-  const name = line.slice(0, colon);
-  if (isOws(name.charCodeAt(name.length - 1))) throw malformed("whitespace between header name and colon");
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0x80) throw malformed("non-ASCII character in header name");
-    if (TCHAR[c] === 0) throw malformed("invalid character in header name");
+/** Parses the field line `text[start, end)` in place: the name as sent and the value without surrounding whitespace. */
+function parseFieldLine(text: string, start: number, end: number): [string, string] {
+  if (isOws(text.charCodeAt(start))) throw malformed("obsolete line folding is not allowed");
+  let colon = start;
+  for (; colon < end; colon++) {
+    const c = text.charCodeAt(colon);
+    if (c === 0x3a) break;
+    if (c < 0x80 && TCHAR[c] === 1) continue;
+    const next = text.indexOf(":", colon);
+    if (next < 0 || next >= end) throw malformed("header line without a colon");
+    if (isOws(c)) throw malformed("whitespace in a header name or before its colon");
+    throw malformed(c >= 0x80 ? "non-ASCII character in header name" : "invalid character in header name");
   }
-  const value = trimOws(line.slice(colon + 1));
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
+  if (colon === end) throw malformed("header line without a colon");
+  if (colon === start) throw malformed("empty header name");
+  let from = colon + 1;
+  let to = end;
+  while (from < to && isOws(text.charCodeAt(from))) from++;
+  while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in header value");
   }
-  return [name, value];
+  return [text.slice(start, colon), text.slice(from, to)];
 }
 
 function checkLimit(value: number, name: string): number {
@@ -272,15 +295,20 @@ export class HttpHeadParser {
   }
 
   #parse(bytes: Uint8Array): HttpHead {
-    // The scan guarantees CRLF-only line ends and a final empty line: the last two elements are empty.
-    const lines = latin1(bytes, this.#bits < 0x80).split("\r\n");
-    const fieldsEnd = lines.length - 2;
-    const startLine = this.#kind === "request" ? parseRequestLine(lines[0]!) : parseStatusLine(lines[0]!);
+    // The scan guarantees that every CR is followed by LF and every LF preceded by CR, and that
+    // the text ends with the empty line: each "\r\n" found below is a line end. Lines are parsed
+    // where they lie in the text (a split would make an array and a string per line first).
+    const text = latin1(bytes, this.#bits < 0x80);
+    const fieldsEnd = text.length - 2;
+    let end = text.indexOf("\r\n");
+    const startLine = this.#kind === "request" ? parseRequestLine(text, end) : parseStatusLine(text.slice(0, end));
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     const rawHeaders: Array<[string, string]> = [];
-    for (let n = 1; n < fieldsEnd; n++) {
-      const field = parseFieldLine(lines[n]!);
+    for (let start = end + 2; start < fieldsEnd; start = end + 2) {
+      end = text.indexOf("\r\n", start);
+      const field = parseFieldLine(text, start, end);
       rawHeaders.push(field);
+      // toLowerCase returns the string itself when nothing changes.
       const key = field[0].toLowerCase();
       const previous = headers[key];
       headers[key] = previous === undefined ? field[1] : `${previous}, ${field[1]}`;

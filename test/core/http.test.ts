@@ -6,6 +6,7 @@ import {
   HttpHeadParser,
   formatExtensions,
   hasToken,
+  httpVersion,
   isToken,
   parseExtensions,
   parseProtocolList,
@@ -63,6 +64,13 @@ const REQUEST =
   "\r\n";
 
 describe("HttpHeadParser", () => {
+  test("RFC 9112 3: the version is read as sent, and a header value keeps its inner whitespace", () => {
+    assert.deepEqual(parse("request", "GET /a HTTP/1.0\r\n\r\n").startLine, ["GET", "/a", "HTTP/1.0"]);
+    assert.deepEqual(parse("request", "PUT * HTTP/2.0\r\n\r\n").startLine, ["PUT", "*", "HTTP/2.0"]);
+    const head = parse("request", "GET / HTTP/1.1\r\nX:\t a \t b \t\r\nY:\r\nZ:  \r\n\r\n");
+    assert.deepEqual(head.rawHeaders, [["X", "a \t b"], ["Y", ""], ["Z", ""]]);
+  });
+
   test("RFC 9112 3: parses a request head", () => {
     const head = parse("request", REQUEST);
     assert.deepEqual(head.startLine, ["GET", "/chat?room=1", "HTTP/1.1"]);
@@ -286,6 +294,10 @@ describe("HttpHeadParser rejects malformed heads with 400 MALFORMED_HTTP", () =>
     ["RFC 9112 2.2: LF LF terminator", "GET / HTTP/1.1\n\n"],
     ["RFC 9112 2.2: bare CR inside a value", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"],
     ["RFC 9112 2.2: CR CR LF", "GET / HTTP/1.1\r\r\n\r\n"],
+    ["RFC 9112 2.2: CR CR LF after a value", "GET / HTTP/1.1\r\nX: a\r\r\n\r\n"],
+    ["RFC 9112 2.2: CR CR LF after a name", "GET / HTTP/1.1\r\nX\r\r\n\r\n"],
+    ["RFC 9112 3: trailing space after the version", "GET / HTTP/1.1 \r\n\r\n"],
+    ["RFC 9112 5: colon only in a later line", "GET / HTTP/1.1\r\nHost a\r\nX: b\r\n\r\n"],
   ];
   for (const [name, text] of requestCases) {
     test(name, () => {
@@ -316,6 +328,25 @@ describe("HttpHeadParser rejects malformed heads with 400 MALFORMED_HTTP", () =>
 
   test("HTAB and obs-text are allowed inside values", () => {
     assert.equal(parse("request", "GET / HTTP/1.1\r\nX: a\tb\u00ffc\r\n\r\n").headers["x"], "a\tb\u00ffc");
+  });
+});
+
+describe("httpVersion", () => {
+  test("RFC 9112 2.3: HTTP/DIGIT.DIGIT as major * 10 + minor, anything else -1", () => {
+    assert.equal(httpVersion("HTTP/1.1"), 11);
+    assert.equal(httpVersion("HTTP/1.0"), 10);
+    assert.equal(httpVersion("HTTP/2.0"), 20);
+    assert.equal(httpVersion("HTTP/9.9"), 99);
+    for (const bad of ["HTTP/1", "HTTP/11.1", "HTTP/1.12", "http/1.1", "HTTP 1.1", "HTTP/1,1", "HTTP/a.1", "HTTP/1.a", "HTTP//.1", "HTTP/:.1", ""]) {
+      assert.equal(httpVersion(bad), -1, bad);
+    }
+  });
+
+  test("reads the version where it lies in a longer text", () => {
+    const line = "GET / HTTP/1.1\r\n";
+    assert.equal(httpVersion(line, 6, 14), 11);
+    assert.equal(httpVersion(line, 6, 15), -1);
+    assert.equal(httpVersion(line, 5, 14), -1);
   });
 });
 
