@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { MEMORY_CONNECTIONS, MEMORY_MESSAGE, measureCompressionMemory, type MemoryServer } from "./compression-memory.js";
 import { Child, atExit, installCleanup } from "./lib/child.js";
 import { topFrames } from "./lib/profile.js";
-import { clockTicks, cpuMicros, cpuModel, hardFileLimit, machineBusyMicros, rssBytes } from "./lib/proc.js";
+import { clockTicks, cpuMicros, cpuModel, hardFileLimit, machineBusyMicros, mainThreadMicros, rssBytes } from "./lib/proc.js";
 import { fmt, fmtSig, median, ratio, sleep, table } from "./lib/stats.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -437,6 +437,8 @@ interface IdleResult {
   rssPerExtraConnection: number; // the same, added by each measured connection (on top of the warm-up ones)
   rawRssPerConnection: number; // bytes above the empty process per open connection, young generation included
   cpuPerHandshake: number; // µs
+  mainCpuPerHandshake: number; // µs of it on the main thread; NaN where the kernel does not say
+  otherCpuPerHandshake: number; // µs of it on other threads (for Node, mostly GC helpers)
   handshakesPerSecond: number;
   emptyRssMiB: number;
   rssMiB: number;
@@ -491,6 +493,7 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
     if (warm.opened !== IDLE_WARMUP) throw new Error(`${def.name}: warm-up opened ${warm.opened}/${IDLE_WARMUP}: ${warm.error}`);
     const warmed = await settle(server);
     const pids = [server.child.pid, load.pid];
+    const main0 = mainThreadMicros(server.child.pid);
     const s0 = sample(pids);
     const result = await load.request<{ opened: number; failed: number; ms: number; error?: string }>(
       "open",
@@ -498,16 +501,22 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
       120_000,
     );
     const s1 = sample(pids);
+    const main1 = mainThreadMicros(server.child.pid);
     if (result.opened === 0) throw new Error(`${def.name}: no idle connection opened: ${result.error}`);
     if (result.failed > 0) process.stderr.write(`  ! ${def.name}: ${result.failed} connections failed (${result.error})\n`);
     const full = await settle(server);
     const open = await load.request<Mark>("mark");
+    const cpuPerHandshake = used(s0, s1, 0) / result.opened;
+    const mainCpuPerHandshake = main0 === null || main1 === null ? NaN : (main1 - main0) / result.opened;
     return {
       connections: open.open,
       rssPerConnection: (full.held - empty.held) / open.open,
       rssPerExtraConnection: (full.held - warmed.held) / result.opened,
       rawRssPerConnection: (full.rss - empty.rss) / open.open,
-      cpuPerHandshake: used(s0, s1, 0) / result.opened,
+      cpuPerHandshake,
+      mainCpuPerHandshake,
+      // The two readings differ in precision (clock ticks, nanoseconds): never below zero.
+      otherCpuPerHandshake: Math.max(0, cpuPerHandshake - mainCpuPerHandshake),
       handshakesPerSecond: result.opened / (result.ms / 1000),
       emptyRssMiB: empty.rss / MiB,
       rssMiB: full.rss / MiB,
@@ -1025,7 +1034,7 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
     (server) => runIdle(servers.find((d) => d.name === server)!, count, fileLimit, options),
     (r) =>
       `${fmt(r.connections)} conns  ${fmt(r.rssPerConnection)} B/conn (marginal ${fmt(r.rssPerExtraConnection)}, with young gen. ${fmt(r.rawRssPerConnection)})  ` +
-      `${fmtSig(r.cpuPerHandshake)} µs/handshake  ` +
+      `${fmtSig(r.cpuPerHandshake)} µs/handshake (main thread ${fmtSig(r.mainCpuPerHandshake)})  ` +
       `${fmt(r.handshakesPerSecond)} handshakes/s  load ${fmt(r.loadCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
   );
   warnings.push(
@@ -1037,14 +1046,21 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
     description:
       `${fmt(IDLE_WARMUP)} + ${fmt(count)} idle connections opened ${IDLE_CONCURRENCY} at a time; RSS per connection above the empty process ` +
       `after a full GC, V8's young generation left out (marginal: the ${fmt(count)} over the first ${fmt(IDLE_WARMUP)}; "with young gen.": ` +
-      `RSS as it is right after the burst), server CPU per handshake of the ${fmt(count)}; floor: node:net with a minimal handshake, for reference`,
+      `RSS as it is right after the burst), server CPU per handshake of the ${fmt(count)} (and the part on the main thread; the rest is other threads, for Node mostly GC); floor: node:net with a minimal handshake, for reference`,
     rows,
-    ratios: ratioLines(rows, ["rssPerConnection", "rssPerExtraConnection", "rawRssPerConnection", "cpuPerHandshake", "handshakesPerSecond"], targets),
+    ratios: ratioLines(
+      rows,
+      ["rssPerConnection", "rssPerExtraConnection", "rawRssPerConnection", "cpuPerHandshake", "mainCpuPerHandshake", "handshakesPerSecond"],
+      targets,
+      // floor/ws: what node:net alone costs against ws, the bound any node:net server is read against.
+      [...SERVER_PAIRS, ["floor", "ws"]],
+    ),
     ratioTitles: {
       rssPerConnection: "RSS/conn",
       rssPerExtraConnection: "marginal",
       rawRssPerConnection: "with young gen.",
       cpuPerHandshake: "CPU/handshake",
+      mainCpuPerHandshake: "main thread",
       handshakesPerSecond: "handshakes/s",
     },
     targets,
@@ -1054,6 +1070,8 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
       { key: "rssPerExtraConnection", title: "marginal B/conn", format: (v) => fmt(v) },
       { key: "rawRssPerConnection", title: "with young gen. B/conn", format: (v) => fmt(v) },
       { key: "cpuPerHandshake", title: "CPU µs/handshake", format: fmtSig },
+      { key: "mainCpuPerHandshake", title: "main thread µs", format: fmtSig },
+      { key: "otherCpuPerHandshake", title: "other threads µs", format: fmtSig },
       { key: "handshakesPerSecond", title: "handshakes/s", format: (v) => fmt(v) },
       { key: "emptyRssMiB", title: "empty RSS MiB", format: (v) => fmt(v, 1) },
       { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
