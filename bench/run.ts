@@ -853,7 +853,7 @@ const SERVER_PAIRS: Array<[string, string]> = [
 
 /**
  * Ratios a/b of the given figures for each pair present (wsx variants over
- * ws variants). The first pair carries the issue's targets.
+ * ws variants unless other pairs are given). The first pair carries the issue's targets.
  */
 function ratioLines(rows: Row[], figures: string[], targets: Record<string, number>, pairs = SERVER_PAIRS): RatioLine[] {
   const byName = new Map(rows.filter((r) => r.error === undefined).map((r) => [r.name, r.median]));
