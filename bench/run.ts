@@ -6,6 +6,7 @@
  *   npm run bench                          # everything, ~7 minutes
  *   npm run bench -- --quick               # one repetition, short windows, ~2 minutes
  *   npm run bench -- --scenario small-binary,idle --reps 5
+ *   npm run bench -- --scenario idle --idle-churn 4   # handshake CPU in steady state
  *   npm run bench -- --servers wsx,ws --json
  *   npm run bench -- --scenario small-binary --servers wsx --cpu-prof
  */
@@ -50,6 +51,8 @@ interface Options {
   warmupMs: number;
   measureMs: number;
   idleCount: number;
+  /** Idle: rounds of warm-up connections opened and closed again before the measured ones (steady state). */
+  idleChurn: number;
   scenarios: string[];
   servers: string[] | null;
   json: boolean;
@@ -82,6 +85,7 @@ function usage(): never {
       "  --duration S       measured window per run in seconds (default 2)",
       "  --warmup S         warm-up before each window in seconds (default 1)",
       "  --idle N           measured idle connections, on top of 3,000 warm-up ones (default 10000)",
+      "  --idle-churn N     first open and close 3,000 connections N times (default 0): handshake CPU in steady state",
       "  --json             print a machine-readable result on stdout (tables go to stderr)",
       "  --cpu-prof         profile the Node servers and clients (--cpu-prof) and print their top frames",
       "  --no-pin           do not pin the server to CPU 1 and the load generator to CPU 0",
@@ -99,6 +103,7 @@ function parseOptions(argv: string[]): Options {
     warmupMs: quick ? 500 : 1000,
     measureMs: quick ? 1000 : 2000,
     idleCount: quick ? 2000 : 10_000,
+    idleChurn: 0,
     scenarios: [...SCENARIOS],
     servers: null,
     json: false,
@@ -147,6 +152,12 @@ function parseOptions(argv: string[]): Options {
       case "--idle":
         options.idleCount = Math.min(100_000, Math.round(positive(value())));
         break;
+      case "--idle-churn": {
+        const rounds = Number(value());
+        if (!Number.isInteger(rounds) || rounds < 0) usage();
+        options.idleChurn = Math.min(20, rounds);
+        break;
+      }
       case "--json":
         options.json = true;
         break;
@@ -482,6 +493,18 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
   const load = startLoad(fileLimit);
   try {
     await load.request("ping", {}, 10_000);
+    // Churn: the handshake and close paths run until the JIT has settled (a long-running server's
+    // state), and what the closed connections held is collected before the empty reading.
+    for (let round = 0; round < options.idleChurn; round++) {
+      const churned = await load.request<{ opened: number; error?: string }>(
+        "open",
+        { port: server.port, path: "/idle", count: IDLE_WARMUP, concurrency: IDLE_CONCURRENCY },
+        60_000,
+      );
+      if (churned.opened !== IDLE_WARMUP) throw new Error(`${def.name}: churn opened ${churned.opened}/${IDLE_WARMUP}: ${churned.error}`);
+      await load.request("close", {}, 10_000);
+      await settle(server);
+    }
     const empty = await settle(server);
     // Warm-up connections run the handshake path until it is optimised, and stay open:
     // the measured connections come on top of them, so none reuses memory a closed one freed.
@@ -507,12 +530,14 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
     const full = await settle(server);
     const open = await load.request<Mark>("mark");
     const cpuPerHandshake = used(s0, s1, 0) / result.opened;
+    // After churn the "empty" process holds what the closed connections freed: memory per connection is not readable.
+    const memory = options.idleChurn === 0 ? 1 : Number.NaN;
     const mainCpuPerHandshake = main0 === null || main1 === null ? NaN : (main1 - main0) / result.opened;
     return {
       connections: open.open,
-      rssPerConnection: (full.held - empty.held) / open.open,
-      rssPerExtraConnection: (full.held - warmed.held) / result.opened,
-      rawRssPerConnection: (full.rss - empty.rss) / open.open,
+      rssPerConnection: (memory * (full.held - empty.held)) / open.open,
+      rssPerExtraConnection: (memory * (full.held - warmed.held)) / result.opened,
+      rawRssPerConnection: (memory * (full.rss - empty.rss)) / open.open,
       cpuPerHandshake,
       mainCpuPerHandshake,
       // The two readings differ in precision (clock ticks, nanoseconds): never below zero.
@@ -1044,6 +1069,9 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
   return {
     name: "idle",
     description:
+      (options.idleChurn > 0
+        ? `after ${options.idleChurn} round(s) of ${fmt(IDLE_WARMUP)} connections opened and closed (steady state; memory per connection not read then), `
+        : "") +
       `${fmt(IDLE_WARMUP)} + ${fmt(count)} idle connections opened ${IDLE_CONCURRENCY} at a time; RSS per connection above the empty process ` +
       `after a full GC, V8's young generation left out (marginal: the ${fmt(count)} over the first ${fmt(IDLE_WARMUP)}; "with young gen.": ` +
       `RSS as it is right after the burst), server CPU per handshake of the ${fmt(count)} (and the part on the main thread; the rest is other threads, for Node mostly GC); floor: node:net with a minimal handshake, for reference`,
@@ -1606,6 +1634,7 @@ async function main(): Promise<void> {
     warmupMs: options.warmupMs,
     measureMs: options.measureMs,
     quick: options.quick,
+    idleChurn: options.idleChurn,
     pinned: pins,
   };
   print(`# wsx benchmark`);

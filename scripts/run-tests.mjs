@@ -18,6 +18,11 @@ const only = process.argv.slice(2);
 const files = find("dist/test")
   .filter((file) => only.length === 0 || only.some((part) => file.includes(part)))
   .sort();
+// With no files, node --test would search the whole tree itself (and run helpers and fixtures as tests).
+if (files.length === 0) {
+  console.error(`no compiled test file under dist/test matches ${only.join(", ")} (build first: npm run build)`);
+  process.exit(1);
+}
 const result = spawnSync(
   process.execPath,
   ["--test", "--test-concurrency=2", "--test-timeout=120000", ...files],

@@ -416,7 +416,7 @@ export function buildAcceptResponse(opts: AcceptResponseOptions): Uint8Array {
 export interface AcceptResponseOptions {
   key: string;
   protocol?: string | null;
-  extensions?: ExtensionOffer[];
+  extensions?: readonly ExtensionOffer[];
   headers?: HeaderInput;
   /** SHA-1 for the accept value; a runtime can pass its native one (Node: node:crypto). */
   sha1?: (data: Uint8Array) => Uint8Array;

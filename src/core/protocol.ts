@@ -48,7 +48,7 @@ export interface ProtocolOptions extends Partial<Limits> {
   /** Source of masking keys for the client role (default `crypto.getRandomValues`). */
   random?: RandomSource;
   /** Extensions negotiated in the handshake, in the order the response listed them. */
-  extensions?: Extension[];
+  extensions?: readonly Extension[];
   /**
    * Hand received messages that an extension prefers to decode off the
    * caller's thread (see `Extension.asyncThreshold`) to the driver as

@@ -112,7 +112,7 @@ export interface HandshakeInfo {
   /** The peer's handshake headers (lower-case names). */
   headers?: Record<string, string>;
   /** Extensions agreed in the handshake, in response order. */
-  negotiated?: Extension[];
+  negotiated?: readonly Extension[];
   url?: string;
 }
 
@@ -223,7 +223,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       utf8Check: isUtf8,
       slab: nodeSlab(),
     });
-    socket.setNoDelay(true);
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
     socket.on("data", WebSocket.onSocketData);
@@ -267,6 +266,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** The write side, opened on first use. */
   private openOutbox(): Outbox {
     if (this.outbox === null) {
+      // Frames leave at once (no Nagle delay), set with the first frame: a connection that never
+      // sends (most idle ones) spares the system call, and the handshake before it is one segment.
+      this.socket.setNoDelay(true);
       this.outbox = new Outbox(this.core, this.socket, this.counters);
       if (this.info !== null) this.outbox.close(closedError(this.core, true));
     }

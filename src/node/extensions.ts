@@ -36,12 +36,18 @@ export function acceptExtensions(factories: ExtensionFactory[], accepted: Parsed
   });
 }
 
+/** What the server agreed to: the response parameters and the extensions they configure, in the same order. */
+export interface ExtensionAgreement {
+  readonly responses: readonly ExtensionOffer[];
+  readonly extensions: readonly Extension[];
+}
+
+/** Nothing negotiated, the common case: one shared answer instead of three objects per handshake. */
+const NO_AGREEMENT: ExtensionAgreement = Object.freeze({ responses: Object.freeze([]), extensions: Object.freeze([]) });
+
 /** Server side: for each supported extension, the first acceptable offer (offers of others are ignored). */
-export function negotiateExtensions(
-  factories: ExtensionFactory[],
-  offers: ParsedExtension[],
-): { responses: ExtensionOffer[]; extensions: Extension[] } {
-  if (offers.length === 0 || factories.length === 0) return { responses: [], extensions: [] };
+export function negotiateExtensions(factories: ExtensionFactory[], offers: ParsedExtension[]): ExtensionAgreement {
+  if (offers.length === 0 || factories.length === 0) return NO_AGREEMENT;
   const responses: ExtensionOffer[] = [];
   const extensions: Extension[] = [];
   for (const factory of factories) {

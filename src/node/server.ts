@@ -28,7 +28,7 @@ import {
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
 import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
-import { extensionFactories, negotiateExtensions, type CompressionOption } from "./extensions.js";
+import { extensionFactories, negotiateExtensions, type CompressionOption, type ExtensionAgreement } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { messageBytes } from "./sending.js";
 import { connectionSettings } from "./settings.js";
@@ -271,8 +271,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       ? createTlsServer({ handshakeTimeout: this.handshakes.timeout, noDelay: true, ...tls }, (socket) =>
           this.onRawSocket(socket, true),
         )
-      : // noDelay: node:net sets TCP_NODELAY on the handle as it accepts, and the connection's own setNoDelay is then a no-op.
-        createNetServer({ noDelay: true }, (socket) => this.onRawSocket(socket, false));
+      : // No noDelay here: the connection sets it before its first frame, so one that never
+        // sends pays no setsockopt (the 101 is the first segment: Nagle never holds it).
+        // TLS keeps it: its handshake flights are several writes that Nagle would delay.
+        createNetServer((socket) => this.onRawSocket(socket, false));
     if (tls) {
       server.on("connection", (socket: Socket) => this.tlsTransports.add(socket));
       server.on("tlsClientError", destroyTlsClient);
@@ -423,7 +425,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     }
     let protocol: string | null;
     let response: string;
-    let agreed: ReturnType<typeof negotiateExtensions>;
+    let agreed: ExtensionAgreement;
     try {
       const full = this.noRoom(); // others may have been accepted while authenticate ran
       if (full !== null) throw full;
