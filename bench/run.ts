@@ -493,51 +493,48 @@ async function runIdle(def: ServerDef, count: number, fileLimit: number, options
   const load = startLoad(fileLimit);
   try {
     await load.request("ping", {}, 10_000);
-    // Churn: the handshake and close paths run until the JIT has settled (a long-running server's
-    // state), and what the closed connections held is collected before the empty reading.
-    for (let round = 0; round < options.idleChurn; round++) {
-      const churned = await load.request<{ opened: number; error?: string }>(
+    const open = (connections: number, ms: number) =>
+      load.request<{ opened: number; failed: number; ms: number; error?: string }>(
         "open",
-        { port: server.port, path: "/idle", count: IDLE_WARMUP, concurrency: IDLE_CONCURRENCY },
-        60_000,
+        { port: server.port, path: "/idle", count: connections, concurrency: IDLE_CONCURRENCY },
+        ms,
       );
-      if (churned.opened !== IDLE_WARMUP) throw new Error(`${def.name}: churn opened ${churned.opened}/${IDLE_WARMUP}: ${churned.error}`);
+    /** Open IDLE_WARMUP connections, every one of them or fail. */
+    const openWarmup = async (what: string): Promise<void> => {
+      const opened = await open(IDLE_WARMUP, 60_000);
+      if (opened.opened !== IDLE_WARMUP) throw new Error(`${def.name}: ${what} opened ${opened.opened}/${IDLE_WARMUP}: ${opened.error}`);
+    };
+    // Churn: the handshake and close paths run until the JIT has settled (a long-running server's
+    // state); the server sees each round's closes before the next, and the empty reading's GC collects them.
+    for (let round = 0; round < options.idleChurn; round++) {
+      await openWarmup("churn");
       await load.request("close", {}, 10_000);
-      await settle(server);
+      await sleep(300);
     }
     const empty = await settle(server);
     // Warm-up connections run the handshake path until it is optimised, and stay open:
     // the measured connections come on top of them, so none reuses memory a closed one freed.
-    const warm = await load.request<{ opened: number; error?: string }>(
-      "open",
-      { port: server.port, path: "/idle", count: IDLE_WARMUP, concurrency: IDLE_CONCURRENCY },
-      60_000,
-    );
-    if (warm.opened !== IDLE_WARMUP) throw new Error(`${def.name}: warm-up opened ${warm.opened}/${IDLE_WARMUP}: ${warm.error}`);
+    await openWarmup("warm-up");
     const warmed = await settle(server);
     const pids = [server.child.pid, load.pid];
     const main0 = mainThreadMicros(server.child.pid);
     const s0 = sample(pids);
-    const result = await load.request<{ opened: number; failed: number; ms: number; error?: string }>(
-      "open",
-      { port: server.port, path: "/idle", count, concurrency: IDLE_CONCURRENCY },
-      120_000,
-    );
+    const result = await open(count, 120_000);
     const s1 = sample(pids);
     const main1 = mainThreadMicros(server.child.pid);
     if (result.opened === 0) throw new Error(`${def.name}: no idle connection opened: ${result.error}`);
     if (result.failed > 0) process.stderr.write(`  ! ${def.name}: ${result.failed} connections failed (${result.error})\n`);
     const full = await settle(server);
-    const open = await load.request<Mark>("mark");
+    const marked = await load.request<Mark>("mark");
     const cpuPerHandshake = used(s0, s1, 0) / result.opened;
     // After churn the "empty" process holds what the closed connections freed: memory per connection is not readable.
-    const memory = options.idleChurn === 0 ? 1 : Number.NaN;
+    const perConnection = (bytes: number, connections: number): number => (options.idleChurn === 0 ? bytes / connections : Number.NaN);
     const mainCpuPerHandshake = main0 === null || main1 === null ? NaN : (main1 - main0) / result.opened;
     return {
-      connections: open.open,
-      rssPerConnection: (memory * (full.held - empty.held)) / open.open,
-      rssPerExtraConnection: (memory * (full.held - warmed.held)) / result.opened,
-      rawRssPerConnection: (memory * (full.rss - empty.rss)) / open.open,
+      connections: marked.open,
+      rssPerConnection: perConnection(full.held - empty.held, marked.open),
+      rssPerExtraConnection: perConnection(full.held - warmed.held, result.opened),
+      rawRssPerConnection: perConnection(full.rss - empty.rss, marked.open),
       cpuPerHandshake,
       mainCpuPerHandshake,
       // The two readings differ in precision (clock ticks, nanoseconds): never below zero.

@@ -38,12 +38,11 @@ describe("TCP_NODELAY", () => {
     await server.close();
   });
 
-  /** The server's and the client's socket of one connection. */
-  function sockets(serverSide: { localPort?: number; remotePort?: number }): { isServer(s: Socket): boolean; isClient(s: Socket): boolean } {
-    return {
-      isServer: (s) => s.localPort === server.port && s.remotePort === serverSide.remotePort,
-      isClient: (s) => s.localPort === serverSide.remotePort && s.remotePort === server.port,
-    };
+  /** The calls made so far on the two ends of the connection whose client port is `clientPort`. */
+  function callsOf(clientPort: number | undefined): { server: NoDelayCall[]; client: NoDelayCall[] } {
+    const of = (local: number | undefined, remote: number | undefined) =>
+      calls.filter((call) => call.socket.localPort === local && call.socket.remotePort === remote);
+    return { server: of(server.port, clientPort), client: of(clientPort, server.port) };
   }
 
   test("a connection that never sends never sets it", async () => {
@@ -51,8 +50,7 @@ describe("TCP_NODELAY", () => {
     const client = await connect(`ws://${LOOPBACK}:${server.port}/`);
     const { request } = await accepted.next();
     await delay(50); // anything the connection would do on its own has run
-    const ends = sockets({ remotePort: request.remotePort });
-    assert.deepEqual(calls.filter((call) => ends.isServer(call.socket) || ends.isClient(call.socket)), []);
+    assert.deepEqual(callsOf(request.remotePort), { server: [], client: [] });
     client.terminate();
   });
 
@@ -60,16 +58,15 @@ describe("TCP_NODELAY", () => {
     calls.length = 0;
     const client = await connect(`ws://${LOOPBACK}:${server.port}/`);
     const { ws: peer, request } = await accepted.next();
-    const ends = sockets({ remotePort: request.remotePort });
-    const ours = (): NoDelayCall[] => calls.filter((call) => ends.isServer(call.socket) || ends.isClient(call.socket));
-    assert.deepEqual(ours(), [], "not during the handshake");
+    assert.deepEqual(callsOf(request.remotePort), { server: [], client: [] }, "not during the handshake");
     await client.send("one");
     await client.send("two");
     assert.equal((await peer.receive({ timeout: 2000 })).text, "one");
     await peer.send("back");
     assert.equal((await client.receive({ timeout: 2000 })).text, "back");
-    const [serverCall, ...moreServer] = calls.filter((call) => ends.isServer(call.socket));
-    const [clientCall, ...moreClient] = calls.filter((call) => ends.isClient(call.socket));
+    const ends = callsOf(request.remotePort);
+    const [serverCall, ...moreServer] = ends.server;
+    const [clientCall, ...moreClient] = ends.client;
     assert.ok(serverCall !== undefined && clientCall !== undefined);
     assert.deepEqual([moreServer.length, moreClient.length], [0, 0], "once per socket");
     assert.equal(serverCall.enabled, true);
