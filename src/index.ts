@@ -6,6 +6,8 @@
  * server. The protocol itself lives in `wsx/core` and runs anywhere.
  */
 export * from "./node/index.js";
+export * from "./client/index.js";
+export * from "./server/index.js";
 export {
   CloseCode,
   CloseFrame,

@@ -1,4 +1,3 @@
-export { connect, type ConnectOptions } from "./client.js";
 export {
   WebSocket,
   type CloseInfo,
@@ -8,20 +7,6 @@ export {
   type WebSocketEvents,
 } from "./connection.js";
 export { WebSocketReader, WebSocketWriter } from "./halves.js";
-export {
-  WebSocketServer,
-  serve,
-  type AuthResult,
-  type ConnectionHandler,
-  type Rejection,
-  type ServerOptions,
-  type ServerRequest,
-  type WebSocketServerEvents,
-} from "./server.js";
-export { type PublishOptions } from "./server.js";
-export { type AdapterHub, type PubSubAdapter } from "./adapter.js";
 export { DEFAULT_MAX_BACKPRESSURE, type BackpressureOptions, type BackpressurePolicy } from "./backpressure.js";
 export { type ConnectionStats, type ServerStats } from "./stats.js";
 export { type Logger } from "./logger.js";
-export type { OriginPolicy } from "./admission.js";
-export type { ShutdownOptions } from "./shutdown.js";

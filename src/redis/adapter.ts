@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { UsageError, WebSocketError } from "../core/errors.js";
-import type { AdapterHub, PubSubAdapter } from "../node/adapter.js";
+import type { AdapterHub, PubSubAdapter } from "../server/adapter.js";
 import { checkEnvelope, encodeEnvelope, envelopePayload, isBinaryEnvelope, isFromNode, NODE_ID_LENGTH } from "./envelope.js";
 import { OrderedPublisher } from "./publisher.js";
 import { ChannelSubscriptions } from "./subscriptions.js";

@@ -6,7 +6,7 @@
 import { RedisPubSubAdapter, type RedisAdapter, type RedisAdapterOptions } from "./adapter.js";
 
 export type { RedisAdapter, RedisAdapterOptions, RedisAdapterStats } from "./adapter.js";
-export type { AdapterHub, PubSubAdapter } from "../node/adapter.js";
+export type { AdapterHub, PubSubAdapter } from "../server/adapter.js";
 
 /**
  * A pub/sub adapter that carries each server's publishes to every other

@@ -4,7 +4,7 @@
  */
 import type { Redis } from "ioredis";
 import { delay } from "../helpers/net.js";
-import type { AdapterHub } from "../../src/node/adapter.js";
+import type { AdapterHub } from "../../src/server/adapter.js";
 import { redisAdapter, type RedisAdapter, type RedisAdapterOptions } from "../../src/redis/index.js";
 import type { WebSocketError } from "../../src/index.js";
 

@@ -17,10 +17,10 @@ import {
   type HeaderInput,
   type HttpHead,
 } from "../core/index.js";
-import { WebSocket, type ConnectionOptions } from "./connection.js";
-import { acceptExtensions, extensionFactories, type CompressionOption } from "./extensions.js";
-import { connectionSettings } from "./settings.js";
-import { nativeAccept } from "./sha1.js";
+import { WebSocket, type ConnectionOptions } from "../node/connection.js";
+import { acceptExtensions, extensionFactories, type CompressionOption } from "../node/extensions.js";
+import { connectionSettings } from "../node/settings.js";
+import { nativeAccept } from "../node/sha1.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {

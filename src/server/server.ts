@@ -27,15 +27,15 @@ import {
 } from "../core/index.js";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
-import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "./connection.js";
-import { extensionFactories, negotiateExtensions, type CompressionOption, type ExtensionAgreement } from "./extensions.js";
-import type { Logger } from "./logger.js";
-import { messageBytes } from "./sending.js";
-import { connectionSettings } from "./settings.js";
+import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "../node/connection.js";
+import { extensionFactories, negotiateExtensions, type CompressionOption, type ExtensionAgreement } from "../node/extensions.js";
+import type { Logger } from "../node/logger.js";
+import { messageBytes } from "../node/sending.js";
+import { connectionSettings } from "../node/settings.js";
 import { PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
-import { nativeAccept } from "./sha1.js";
-import { Counters, type ServerStats } from "./stats.js";
-import { Topics } from "./topics.js";
+import { nativeAccept } from "../node/sha1.js";
+import { Counters, type ServerStats } from "../node/stats.js";
+import { Topics } from "../node/topics.js";
 import { SocketSet, drain, resolveShutdown, type ShutdownOptions } from "./shutdown.js";
 
 /** The upgrade request as the application's hooks and handler see it. */

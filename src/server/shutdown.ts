@@ -5,7 +5,7 @@
  */
 import type { Server as NetServer, Socket } from "node:net";
 import { CloseCode, UsageError, encodeClosePayload } from "../core/index.js";
-import type { WebSocket } from "./connection.js";
+import type { WebSocket } from "../node/connection.js";
 
 /** How {@link WebSocketServer.close} shuts down. */
 export interface ShutdownOptions {
