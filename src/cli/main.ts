@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === "help") return rest[0] !== undefined && COMMANDS[rest[0]] !== undefined ? COMMANDS[rest[0]]!(["--help"]) : main(["--help"]);
   if (name === undefined) {
-    process.stderr.write(HELP);
+    process.stderr.write(`wsx: missing command (${Object.keys(COMMANDS).join(", ")}; see wsx --help)\n`);
     return ExitCode.USAGE;
   }
   const command = COMMANDS[name];
