@@ -4,6 +4,7 @@
  * sent as text; what arrives is printed with its direction and type.
  */
 import { connect } from "../client/index.js";
+import { ProtocolError } from "../core/index.js";
 import type { CloseInfo, WebSocket } from "../node/connection.js";
 import { choiceOption, flag, integerOption, listOption, parseCommandLine, secondsOption, type OptionSpecs } from "./args.js";
 import { CLIENT_OPTIONS_HELP, CLIENT_OPTION_SPECS, clientOptionsFrom } from "./client-options.js";
@@ -94,8 +95,9 @@ class Session {
     });
     ws.on("ping", (payload) => transcript.ping("in", payload));
     ws.on("error", () => {}); // reported with the close
-    ws.on("close", () => {
-      this.closedBy ??= "server";
+    ws.on("close", (info) => {
+      // A server that broke a rule or a limit (1002, 1007, 1009) was cut off by wsx.
+      this.closedBy ??= info.error instanceof ProtocolError ? "client" : "server";
     });
   }
 

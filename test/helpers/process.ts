@@ -119,3 +119,25 @@ export async function runWsx(args: string[], options: { input?: string; env?: Re
     await child.stop("SIGKILL");
   }
 }
+
+/** A running `wsx serve` and where it listens. */
+export interface ServeProcess {
+  child: Child;
+  port: number;
+  /** ws:// (or wss://) URL of `path`. */
+  url(path?: string): string;
+}
+
+/** Start `wsx serve --port 0 args...` and wait until it listens. */
+export async function startWsxServe(args: string[], env?: Record<string, string>): Promise<ServeProcess> {
+  const child = Child.wsx(["serve", "--port", "0", ...args], { env });
+  try {
+    const match = await child.waitFor(/(wss?):\/\/127\.0\.0\.1:(\d+)\//, "wsx serve to listen");
+    const scheme = match[1]!;
+    const port = Number(match[2]);
+    return { child, port, url: (path = "/") => `${scheme}://127.0.0.1:${port}${path}` };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
