@@ -9,9 +9,9 @@
  *   redis-server --port 6379 &            # any Redis
  *   npm run build && node dist/examples/cluster.js
  *   # then connect a few clients (each may land on another worker), e.g.
- *   # `npx wscat -c ws://127.0.0.1:8080`, and type: every client sees every
+ *   # `npx wsx connect ws://127.0.0.1:8080`, and type: every client sees every
  *   # line, tagged with the worker it was published on. Or send one line:
- *   node dist/examples/client.js ws://127.0.0.1:8080 hello
+ *   npx wsx connect -x hello ws://127.0.0.1:8080
  *
  * Settings (environment): PORT (default 8080, 0 for any), HOST (127.0.0.1),
  * REDIS_URL (redis://127.0.0.1:6379), WSX_WORKERS (default: one per CPU).
@@ -84,8 +84,8 @@ async function runPrimary(): Promise<void> {
 
   if (!selfCheck) {
     console.log(`wsx cluster: ${workerCount} workers on ws://${host}:${listeningPort}, sharing topics through ${redisUrl}`);
-    console.log(`connect a few clients (e.g. npx wscat -c ws://${host}:${listeningPort}) and type: every client sees every line`);
-    console.log(`or send one line: node dist/examples/client.js ws://${host}:${listeningPort} hello`);
+    console.log(`connect a few clients (e.g. npx wsx connect ws://${host}:${listeningPort}) and type: every client sees every line`);
+    console.log(`or send one line: npx wsx connect -x hello ws://${host}:${listeningPort}`);
     process.once("SIGINT", () => void stopWorkers().then(() => process.exit(0)));
     process.once("SIGTERM", () => void stopWorkers().then(() => process.exit(0)));
     return;
