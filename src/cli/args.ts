@@ -33,6 +33,24 @@ export function parseCommandLine(command: string, args: string[], options: Optio
   return parsed;
 }
 
+/**
+ * A command's arguments, or null when `--help` was asked for: the help is
+ * then printed on stdout and the command has nothing more to do.
+ */
+export function commandLine(command: string, args: string[], options: OptionSpecs, help: string, maxPositionals: number): Parsed | null {
+  const parsed = parseCommandLine(command, args, { ...options, help: { type: "boolean", short: "h" } }, maxPositionals);
+  if (parsed.values["help"] !== true) return parsed;
+  process.stdout.write(help);
+  return null;
+}
+
+/** The URL argument of `command`, with ws:// put in front when it has no scheme (wsx connect 127.0.0.1:8080). */
+export function urlArgument(command: string, positionals: string[]): string {
+  const target = positionals[0];
+  if (target === undefined) throw usageError(`missing URL (see wsx ${command} --help)`);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `ws://${target}`;
+}
+
 /** A string option's value (the last one when repeated). */
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const value = values[name];

@@ -6,10 +6,10 @@
 import { connect } from "../client/index.js";
 import { ProtocolError } from "../core/index.js";
 import type { CloseInfo, WebSocket } from "../node/connection.js";
-import { choiceOption, flag, integerOption, listOption, parseCommandLine, secondsOption, type OptionSpecs } from "./args.js";
+import { choiceOption, commandLine, flag, integerOption, listOption, secondsOption, urlArgument, type OptionSpecs } from "./args.js";
 import { CLIENT_OPTIONS_HELP, CLIENT_OPTION_SPECS, clientOptionsFrom } from "./client-options.js";
 import { InteractiveConsole, forEachLine, plainSink } from "./console.js";
-import { EXIT_CODES_HELP, ExitCode, refusedStatus, usageError, type ExitCodeValue } from "./exit.js";
+import { EXIT_CODES_HELP, ExitCode, refusedStatus, type ExitCodeValue } from "./exit.js";
 import { styleFor } from "./style.js";
 import { HumanTranscript, JsonTranscript, type BinaryFormat, type LineSink, type Transcript } from "./transcript.js";
 
@@ -20,7 +20,6 @@ const SPECS = {
   count: { type: "string", short: "n" },
   json: { type: "boolean" },
   binary: { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 
 const COMMANDS_HELP = `Commands at the prompt:
@@ -65,11 +64,6 @@ ${EXIT_CODES_HELP}
 const NORMAL_SERVER_CODES = new Set([1000, 1001, 1005]);
 const DEFAULT_WAIT_MS = 1000;
 const PING_TIMEOUT_MS = 10_000;
-
-/** Prefix ws:// when the URL has no scheme (wsx connect 127.0.0.1:8080). */
-export function withScheme(target: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `ws://${target}`;
-}
 
 interface SessionOptions {
   interactive: boolean;
@@ -197,13 +191,10 @@ export function closeExitCode(info: CloseInfo, closedBy: "client" | "server"): E
 }
 
 export async function runConnect(args: string[]): Promise<ExitCodeValue> {
-  const { values, positionals } = parseCommandLine("connect", args, SPECS, 1);
-  if (flag(values, "help")) {
-    process.stdout.write(CONNECT_HELP);
-    return ExitCode.OK;
-  }
-  if (positionals[0] === undefined) throw usageError("missing URL (see wsx connect --help)");
-  const url = withScheme(positionals[0]);
+  const parsed = commandLine("connect", args, SPECS, CONNECT_HELP, 1);
+  if (parsed === null) return ExitCode.OK;
+  const { values, positionals } = parsed;
+  const url = urlArgument("connect", positionals);
   const options = clientOptionsFrom(values);
   const executes = listOption(values, "execute");
   const json = flag(values, "json");

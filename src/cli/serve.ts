@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type ServerOptions } from "../server/index.js";
-import { flag, integerOption, listOption, parseCommandLine, readOptionFile, sizeOption, stringOption, type OptionSpecs } from "./args.js";
+import { commandLine, flag, integerOption, listOption, readOptionFile, sizeOption, stringOption, type OptionSpecs } from "./args.js";
 import { CommandError, EXIT_CODES_HELP, ExitCode, usageError, type ExitCodeValue } from "./exit.js";
 import { HumanServeLog, JsonServeLog, type ServeLog } from "./serve-log.js";
 import { serveStatic, staticRoot } from "./static-files.js";
@@ -29,7 +29,6 @@ const SPECS = {
   "max-message-size": { type: "string" },
   verbose: { type: "boolean", short: "v" },
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 
 export const SERVE_HELP = `Usage: wsx serve [options]
@@ -85,11 +84,9 @@ function listen(server: HttpServer, port: number, host: string): Promise<Address
 }
 
 export async function runServe(args: string[]): Promise<ExitCodeValue> {
-  const { values } = parseCommandLine("serve", args, SPECS, 0);
-  if (flag(values, "help")) {
-    process.stdout.write(SERVE_HELP);
-    return ExitCode.OK;
-  }
+  const parsed = commandLine("serve", args, SPECS, SERVE_HELP, 0);
+  if (parsed === null) return ExitCode.OK;
+  const { values } = parsed;
   const port = integerOption(values, "port", 8080, 0, 65535);
   const host = stringOption(values, "host") ?? "127.0.0.1";
   const echo = flag(values, "echo");

@@ -1,10 +1,11 @@
 /**
- * `wsx connect` in a real terminal (tmux), against `wsx serve --echo
- * --broadcast --verbose`: typed lines are sent and echoed, a message that arrives
- * while a line is being typed is printed above the prompt without losing
- * it, /ping prints the round trip, /close 4000 bye closes with that code,
- * Ctrl-C closes with 1000, and colour is used on the terminal unless
- * NO_COLOR is set.
+ * The wsx command in a real terminal (tmux), against `wsx serve --echo
+ * --broadcast --verbose`. wsx connect: typed lines are sent and echoed, a
+ * message that arrives while a line is being typed is printed above the
+ * prompt without losing it, /ping prints the round trip, /close 4000 bye
+ * closes with that code, Ctrl-C closes with 1000, and colour is used on the
+ * terminal unless NO_COLOR is set. wsx bench: one progress line, updated in
+ * place, then the table.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { Tmux, tmuxUnavailable } from "../helpers/tmux.js";
 
 const ESC = "\u001b";
 
-describe("wsx connect in a terminal", { skip: tmuxUnavailable() }, () => {
+describe("wsx in a terminal", { skip: tmuxUnavailable() }, () => {
   let server: ServeProcess;
   let tmux: Tmux;
   before(async () => {
@@ -78,5 +79,17 @@ describe("wsx connect in a terminal", { skip: tmuxUnavailable() }, () => {
     const id = (await server.child.waitFor(/< #(\d+) echo me/, "the message in the server's log (--verbose)"))[1];
     await server.child.waitFor(new RegExp(`- #${id} 127\\.0\\.0\\.1:\\d+ closed 1000 \\(clean\\)`), "the server's log of the close");
     assert.doesNotMatch(server.child.stdout, /never sent/);
+  });
+
+  test("wsx bench: the progress line is updated in place, then gives way to the table", async (t) => {
+    const echo = await startWsxServe(["--echo"]); // bench needs an echo: the broadcast server would cross-talk
+    t.after(() => echo.child.stop());
+    tmux.newSession("bench", `'${process.execPath}' '${WSX}' bench -c 2 -d 3 ${echo.url("/bench")}; echo EXIT=$?; sleep 30`);
+    const running = await tmux.waitFor("bench", /^2\/3 s .* msg\/s .* errors 0/m, "the progress line after two seconds");
+    assert.doesNotMatch(running, /1\/3 s/, "the first second's line was overwritten");
+    const end = await tmux.waitFor("bench", /^EXIT=\d+$/m, "the exit code");
+    assert.match(end, /^EXIT=0$/m);
+    assert.match(end, /^msgs\/s +MB\/s +p50 ms +p90 ms +p99 ms +max ms$/m);
+    assert.doesNotMatch(end, /\/3 s /, "the progress line is cleared before the table");
   });
 });
