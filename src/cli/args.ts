@@ -80,13 +80,17 @@ export function integerOption(values: OptionValues, name: string, fallback: numb
   return value;
 }
 
+/** The longest delay a Node timer takes (longer ones fire at once). */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 /** A duration in seconds (decimals allowed) as milliseconds. */
 export function secondsOption(values: OptionValues, name: string, fallbackMs: number, minSeconds = 0): number {
   const text = stringOption(values, name);
   if (text === undefined) return fallbackMs;
   const seconds = Number(text);
-  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < minSeconds) {
-    throw usageError(`--${name} must be a number of seconds${minSeconds > 0 ? ` above ${minSeconds}` : " >= 0"}, not '${text}'`);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < minSeconds || seconds > MAX_TIMER_SECONDS) {
+    const range = minSeconds > 0 ? `above ${minSeconds}` : "from 0";
+    throw usageError(`--${name} must be a number of seconds ${range} up to ${MAX_TIMER_SECONDS}, not '${text}'`);
   }
   return seconds * 1000;
 }

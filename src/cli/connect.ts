@@ -102,13 +102,14 @@ class Session {
   /** Send a text message; false once the connection can no longer send. */
   async send(text: string): Promise<boolean> {
     if (!this.open) return false;
+    // Shown as it is handed over, so that it comes before its own echo.
+    if (!this.options.interactive) this.transcript.message("out", "text", text);
     try {
       await this.ws.send(text);
     } catch (error) {
       if (this.open) this.transcript.error(error);
       return false;
     }
-    if (!this.options.interactive) this.transcript.message("out", "text", text);
     return true;
   }
 

@@ -54,6 +54,7 @@ describe("usage errors: exit 2 and one line", { concurrency: true }, () => {
     { args: ["connect", "ws://127.0.0.1:1", "ws://127.0.0.1:2"], message: /unexpected argument 'ws:\/\/127\.0\.0\.1:2'/ },
     { args: ["connect", "--count", "0", "ws://127.0.0.1:1"], message: /--count must be a whole number from 1/ },
     { args: ["connect", "--wait", "soon", "ws://127.0.0.1:1"], message: /--wait must be a number of seconds/ },
+    { args: ["connect", "--timeout", "1e10", "ws://127.0.0.1:1"], message: /--timeout must be a number of seconds above 0\.001 up to 2147483/ },
     { args: ["connect", "--binary", "octal", "ws://127.0.0.1:1"], message: /--binary must be one of hex, base64/ },
     { args: ["connect", "-H", "no colon", "ws://127.0.0.1:1"], message: /--header must look like 'Name: value'/ },
     { args: ["connect", "--auth", "nopassword", "ws://127.0.0.1:1"], message: /--auth must look like user:password/ },
