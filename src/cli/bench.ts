@@ -6,8 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { connect, type ConnectOptions } from "../client/index.js";
-import type { WebSocket } from "../node/connection.js";
+import { connect, type ConnectOptions, type WebSocket } from "../index.js";
 import { commandLine, flag, integerOption, secondsOption, sizeOption, urlArgument, type OptionSpecs } from "./args.js";
 import { CLIENT_OPTIONS_HELP, CLIENT_OPTION_SPECS, clientOptionsFrom } from "./client-options.js";
 import { EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from "./exit.js";

@@ -3,7 +3,7 @@
  * (headers, subprotocols, credentials, TLS, compression, limits), their help
  * text, and their translation into {@link ConnectOptions}.
  */
-import type { ConnectOptions } from "../client/index.js";
+import type { ConnectOptions } from "../index.js";
 import { flag, listOption, readOptionFile, secondsOption, sizeOption, stringOption, type OptionSpecs, type OptionValues } from "./args.js";
 import { usageError } from "./exit.js";
 

@@ -3,9 +3,7 @@
  * like wscat or websocat. Typed lines (or piped lines, or `-x` messages) are
  * sent as text; what arrives is printed with its direction and type.
  */
-import { connect } from "../client/index.js";
-import { ProtocolError } from "../core/index.js";
-import type { CloseInfo, WebSocket } from "../node/connection.js";
+import { ProtocolError, connect, type CloseInfo, type WebSocket } from "../index.js";
 import { choiceOption, commandLine, flag, integerOption, listOption, secondsOption, urlArgument, type OptionSpecs } from "./args.js";
 import { CLIENT_OPTIONS_HELP, CLIENT_OPTION_SPECS, clientOptionsFrom } from "./client-options.js";
 import { InteractiveConsole, forEachLine, plainSink } from "./console.js";

@@ -2,7 +2,7 @@
  * How a `wsx` command ends: its exit codes, the typed error that carries
  * one, and the mapping from any error to a code and a one-line message.
  */
-import { HandshakeError, TimeoutError, UsageError, WebSocketError } from "../core/index.js";
+import { HandshakeError, TimeoutError, UsageError, WebSocketError } from "../index.js";
 
 /** Exit codes shared by every command, so scripts can tell what happened. */
 export const ExitCode = {

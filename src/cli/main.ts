@@ -3,6 +3,7 @@
  * The `wsx` command: `wsx connect`, `wsx serve`, `wsx bench`. Each command
  * lives in its own module and returns an exit code; every failure becomes
  * one line on stderr and a code from {@link ExitCode}, never a stack trace.
+ * The commands use wsx's public API only (they import from ../index.js).
  */
 import { readFileSync } from "node:fs";
 import { runBench } from "./bench.js";

@@ -4,9 +4,7 @@
  * code, refusals, HTTP requests, messages when asked, the final stats), as
  * text for people or as JSON lines (`--json`).
  */
-import type { Message } from "../core/index.js";
-import type { CloseInfo } from "../node/connection.js";
-import type { ServerStats } from "../node/stats.js";
+import type { CloseInfo, Message, ServerStats } from "../index.js";
 import { count } from "./format.js";
 import type { Style } from "./style.js";
 import { describeClose, visible } from "./transcript.js";

@@ -8,7 +8,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { WebSocketServer, type ServerOptions } from "../server/index.js";
+import { WebSocketServer, type ServerOptions } from "../index.js";
 import { commandLine, flag, integerOption, listOption, readOptionFile, sizeOption, stringOption, type OptionSpecs } from "./args.js";
 import { CommandError, EXIT_CODES_HELP, ExitCode, usageError, type ExitCodeValue } from "./exit.js";
 import { HumanServeLog, JsonServeLog, type ServeLog } from "./serve-log.js";

@@ -3,7 +3,7 @@
  * (`<` received, `>` sent, `*` status) with control characters made
  * visible; for scripts (`--json`), one JSON object a line on stdout.
  */
-import type { CloseInfo } from "../node/connection.js";
+import type { CloseInfo } from "../index.js";
 import type { Style } from "./style.js";
 
 export type BinaryFormat = "hex" | "base64";
