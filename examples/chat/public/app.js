@@ -44,7 +44,8 @@ function connect() {
     if (state.wanted !== null) send({ type: "join", ...state.wanted });
     probeTimer = setInterval(probe, 1000);
   };
-  ws.onmessage = (event) => receive(JSON.parse(event.data));
+  // The arrival time is taken first, so round trips do not include the page's own work.
+  ws.onmessage = (event) => receive(JSON.parse(event.data), performance.now());
   ws.onclose = () => {
     clearInterval(probeTimer);
     state.connected = false;
@@ -79,7 +80,7 @@ function probe() {
   if (send({ type: "probe", id })) pending.set(`p${id}`, performance.now());
 }
 
-function receive(message) {
+function receive(message, arrived) {
   switch (message.type) {
     case "joined":
       state.you = message.you;
@@ -106,7 +107,7 @@ function receive(message) {
       let rtt = null;
       if (sent !== undefined) {
         pending.delete(message.id);
-        rtt = performance.now() - sent;
+        rtt = arrived - sent;
         chart.latency(rtt);
       }
       chart.message();
@@ -117,7 +118,7 @@ function receive(message) {
       const sent = pending.get(`p${message.id}`);
       if (sent !== undefined) {
         pending.delete(`p${message.id}`);
-        chart.latency(performance.now() - sent);
+        chart.latency(arrived - sent);
       }
       break;
     }
@@ -170,11 +171,20 @@ function show(record) {
   append(item);
 }
 
+let scrollPending = false;
+
 function append(item) {
   const list = $("messages");
   list.append(item);
   while (list.children.length > KEPT_MESSAGES) list.firstElementChild.remove();
-  list.scrollTop = list.scrollHeight;
+  // One layout per frame, however many messages arrived in it.
+  if (!scrollPending) {
+    scrollPending = true;
+    requestAnimationFrame(() => {
+      scrollPending = false;
+      list.scrollTop = list.scrollHeight;
+    });
+  }
 }
 
 $("join-form").addEventListener("submit", (event) => {
