@@ -59,7 +59,7 @@ export class Tmux {
   }
 
   /** Poll the screen (bounded) until it matches `pattern`. */
-  async waitFor(session: string, pattern: RegExp, what: string, attempts = 200, interval = 25): Promise<string> {
+  async waitFor(session: string, pattern: RegExp, what: string, attempts = 400, interval = 25): Promise<string> {
     let text = "";
     for (let i = 0; i < attempts; i++) {
       text = this.screen(session);
