@@ -7,7 +7,7 @@
 import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
 import type { Extension } from "./extension.js";
-import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, isControlOpcode, type FrameSink } from "./frame.js";
+import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerSize, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
@@ -151,6 +151,12 @@ export class Protocol implements FrameSink {
   private sentClose: CloseFrame | null = null;
   private receivedClose: CloseFrame | null = null;
   private failure: ProtocolError | null = null;
+  /**
+   * The close frame answering {@link failure}, queued by the next
+   * {@link output}: what the driver sends before then (answers to the
+   * messages that preceded the violation) goes out first.
+   */
+  private failureClose: CloseFrame | null = null;
   private transportEnded = false;
 
   constructor(options: ProtocolOptions) {
@@ -195,7 +201,8 @@ export class Protocol implements FrameSink {
   // ---- state ----
 
   get state(): ProtocolState {
-    if (this.failure !== null || this.transportEnded) return "closed";
+    if (this.transportEnded) return "closed";
+    if (this.failure !== null) return this.failureClose !== null ? "closing" : "closed";
     if (this.sentClose !== null && this.receivedClose !== null) return "closed";
     if (this.sentClose !== null || this.receivedClose !== null) return "closing";
     return "open";
@@ -232,6 +239,15 @@ export class Protocol implements FrameSink {
   }
 
   /**
+   * True from a violation until {@link output} queues the close frame that
+   * answers it (see {@link receive}): the application may still answer the
+   * messages that arrived before the bad frame.
+   */
+  get failing(): boolean {
+    return this.failureClose !== null;
+  }
+
+  /**
    * The connection's close code as RFC 6455 section 7.1.5 defines it: the code
    * of the close frame received, 1005 if it had none, 1006 if none arrived.
    */
@@ -245,8 +261,9 @@ export class Protocol implements FrameSink {
   }
 
   /**
-   * True once the transport should be closed: the close handshake finished or
-   * the connection failed. A server closes TCP first (RFC 6455 section 7.1.1).
+   * True once the transport should be closed: the close handshake finished, or
+   * the connection failed and its close frame was taken by {@link output}.
+   * A server closes TCP first (RFC 6455 section 7.1.1).
    */
   get shouldCloseTransport(): boolean {
     return this.state === "closed";
@@ -257,8 +274,31 @@ export class Protocol implements FrameSink {
   /**
    * Feed bytes from the transport, in any chunking. The protocol takes the
    * chunk over (payloads are unmasked in place and may be handed out as
-   * views), so do not reuse it. Never throws for bad input: a violation
-   * becomes an `error` event and a queued close frame.
+   * views), so do not reuse it. Never throws for bad input.
+   *
+   * A violation (RFC 6455 7.1.7) stops parsing at the bad frame: everything
+   * before it is delivered as usual, in order, and the `error` event comes
+   * last; nothing after the bad frame is read. The close frame answering
+   * the error is queued by the next {@link output} call (see
+   * {@link failing}), so a driver that handles the events first and then
+   * takes the output writes the application's answers to those messages
+   * before the close frame, whatever the chunking of the input.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "wsx/core";
+   * const server = new Protocol({ role: "server" });
+   * const mask = [1, 2, 3, 4];
+   * const masked = (b0: number, payload: number[]) =>
+   *   [b0, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)];
+   * // "Hi", then a frame with a reserved opcode (0x3): a protocol error
+   * server.receive(new Uint8Array([...masked(0x81, [0x48, 0x69]), ...masked(0x83, [])]));
+   * for (const event of server.events()) {
+   *   if (event.type === "text") server.sendText(event.text); // answered
+   *   if (event.type === "error") console.log(event.error.code); // "UNKNOWN_OPCODE"
+   * }
+   * const out = server.output(); // the echo of "Hi", then the close frame (1002)
+   * ```
    */
   receive(chunk: Uint8Array): void {
     if (chunk.length > 0) this.openParser().push(chunk);
@@ -293,6 +333,7 @@ export class Protocol implements FrameSink {
   transportClosed(): void {
     if (this.transportEnded) return;
     this.transportEnded = true;
+    this.failureClose = null;
     this.openParser().stop();
     for (const extension of this.extensions) extension.dispose();
     if (this.receivedClose === null) {
@@ -571,7 +612,8 @@ export class Protocol implements FrameSink {
     this.openParser().stop();
     this.messageType = null;
     this.data = null;
-    if (this.sentClose === null) this.writeClose(new CloseFrame(error.closeCode, ""));
+    // Queued by the next output(): answers to what came before the bad frame go out first.
+    if (this.sentClose === null) this.failureClose = new CloseFrame(error.closeCode, "");
     this.emitEvent({ type: "error", error });
   }
 
@@ -738,10 +780,22 @@ export class Protocol implements FrameSink {
    */
   close(code?: number, reason = ""): boolean {
     if (this.sentClose !== null || this.transportEnded) return false;
+    if (this.failureClose !== null) {
+      // The connection failed: its close frame carries the error's code, whatever was asked.
+      encodeClosePayload(code, reason);
+      this.queueFailureClose();
+      return true;
+    }
     const payload = encodeClosePayload(code, reason);
     this.sentClose = new CloseFrame(code ?? CloseCode.NO_STATUS, reason);
     this.openWriter().close(payload);
     return true;
+  }
+
+  private queueFailureClose(): void {
+    const frame = this.failureClose!;
+    this.failureClose = null;
+    this.writeClose(frame);
   }
 
   private writeClose(frame: CloseFrame): void {
@@ -768,14 +822,21 @@ export class Protocol implements FrameSink {
     if (this.sendingFragmented) throw new UsageError("FRAGMENTED_MESSAGE_IN_PROGRESS", "finish the fragmented message first");
   }
 
-  /** Chunks to write to the transport, in order; the queue is emptied. */
+  /**
+   * Chunks to write to the transport, in order; the queue is emptied. After
+   * a violation, the close frame answering it is queued here, behind
+   * everything sent since (see {@link receive}).
+   */
   output(): Uint8Array[] {
+    if (this.failureClose !== null) this.queueFailureClose();
     return this.writer === null ? [] : this.writer.take();
   }
 
-  /** Bytes queued for {@link output}. */
+  /** Bytes queued for {@link output} (a pending failure's close frame included). */
   get outputBytes(): number {
-    return this.writer === null ? 0 : this.writer.queuedBytes;
+    const queued = this.writer === null ? 0 : this.writer.queuedBytes;
+    // A failure's close frame: a 2-byte code, masked by a client.
+    return this.failureClose === null ? queued : queued + headerSize(2, this.maskKeys !== null) + 2;
   }
 }
 

@@ -434,7 +434,40 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.receive(chunk);
     if (this.heartbeat !== null) this.heartbeat.read(this.core.dataActivity);
     if (this.core.hasEvents) this.dispatch(this.core.events());
+    this.writeAnswers();
+  }
+
+  /** After input was handled: write what the core answered (pongs, close frames), end TCP when it is over. */
+  private writeAnswers(): void {
+    if (this.core.failing) return this.failAtEndOfTurn();
     if (this.core.outputBytes > 0) this.openOutbox().flush();
+    if (this.core.shouldCloseTransport) this.endTransport();
+  }
+
+  /**
+   * The peer broke the protocol after sending messages that were delivered
+   * just now. Whatever the application sends in this turn of the event loop
+   * (a listener's send, a `for await` body up to its next await) goes out
+   * first; the close frame follows at the turn's end, after sends still
+   * being compressed off the loop. (Reads in the same turn schedule it
+   * again: the core ignores them, and finishing twice changes nothing.)
+   */
+  private failAtEndOfTurn(): void {
+    this.armCloseTimer();
+    setImmediate(() => {
+      if (this.info !== null) return;
+      if (!this.encodesPending) return this.finishFailure();
+      void this.sendOrder!.after(() => {
+        this.finishFailure();
+        return Promise.resolve();
+      });
+    });
+  }
+
+  private finishFailure(): void {
+    if (this.info !== null) return;
+    // The core adds the close frame behind everything queued (unless a flush in this turn already did).
+    if (this.core.failing) this.openOutbox().flush();
     if (this.core.shouldCloseTransport) this.endTransport();
   }
 
@@ -499,8 +532,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     else this.core.decodeFailed(error);
     if (this.info !== null) return; // closed meanwhile: nothing to deliver or write
     if (this.core.hasEvents) this.dispatch(this.core.events());
-    if (this.core.outputBytes > 0) this.openOutbox().flush();
-    if (this.core.shouldCloseTransport) this.endTransport();
+    this.writeAnswers();
   }
 
   private fail(error: ProtocolError | Error): void {
