@@ -9,6 +9,7 @@ import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./e
 import type { Extension } from "./extension.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerSize, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
+import { OptionTable, Rules, checkOptions, invalidData } from "./options.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
@@ -66,6 +67,30 @@ export interface MessageOptions {
   /** Split the message into frames of at most this many bytes. */
   fragmentSize?: number;
 }
+
+// fragmentSize is checked by checkFragmentSize.
+const MESSAGE_OPTIONS = new OptionTable<MessageOptions>({ compress: Rules.boolean, fragmentSize: null });
+const TRANSFORMED_OPTIONS = new OptionTable<{ fragmentSize?: number }>({ fragmentSize: null });
+const ENCODE_OPTIONS = new OptionTable<{ compress?: boolean }>({ compress: Rules.boolean });
+
+/** The options a protocol takes, and what each accepts (limits are checked by `resolveLimits`). */
+const PROTOCOL_OPTIONS = new OptionTable<ProtocolOptions>({
+  role: Rules.oneOf("client", "server"),
+  limits: Rules.object,
+  autoPong: Rules.boolean,
+  autoClose: Rules.boolean,
+  deliver: Rules.oneOf("messages", "frames", "chunks"),
+  utf8Check: Rules.function,
+  slab: Rules.object,
+  random: Rules.function,
+  extensions: Rules.arrayOf(Rules.object),
+  asyncDecode: Rules.boolean,
+  maxFrameSize: null,
+  maxMessageSize: null,
+  maxFragments: null,
+  maxHeaderBytes: null,
+  maxHeaderCount: null,
+});
 
 const EMPTY = new Uint8Array(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
@@ -159,7 +184,10 @@ export class Protocol implements FrameSink {
   private failureClose: CloseFrame | null = null;
   private transportEnded = false;
 
+  /** Throws UsageError `UNKNOWN_OPTION` / `INVALID_OPTION` (or `INVALID_LIMIT`) for options it cannot use. */
   constructor(options: ProtocolOptions) {
+    checkOptions(options, PROTOCOL_OPTIONS, "Protocol");
+    if (options?.role === undefined) throw new UsageError("INVALID_OPTION", 'Protocol: role must be "client" or "server"');
     this.role = options.role;
     this.limits = options.limits ?? resolveLimits(options);
     this.autoPong = options.autoPong ?? true;
@@ -301,6 +329,7 @@ export class Protocol implements FrameSink {
    * ```
    */
   receive(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array)) throw invalidData("receive()", "a Uint8Array", chunk);
     if (chunk.length > 0) this.openParser().push(chunk);
   }
 
@@ -549,6 +578,7 @@ export class Protocol implements FrameSink {
    * is pending.
    */
   decoded(payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) throw invalidData("decoded()", "a Uint8Array", payload);
     const type = this.takePendingDecode();
     if (this.transportEnded || this.failure !== null) return;
     this.deliverDecoded(type, payload);
@@ -621,6 +651,7 @@ export class Protocol implements FrameSink {
 
   /** Queue a complete text message. */
   sendText(text: string): void {
+    if (typeof text !== "string") throw invalidData("sendText()", "a string", text);
     if (this.extensions.length > 0) return this.sendMessage(Opcode.TEXT, text);
     this.checkCanSendData();
     this.openWriter().text(true, 0, Opcode.TEXT, text);
@@ -628,6 +659,7 @@ export class Protocol implements FrameSink {
 
   /** Queue a complete binary message. The bytes must not change until they are written. */
   sendBinary(data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw invalidData("sendBinary()", "a Uint8Array", data);
     if (this.extensions.length > 0) return this.sendMessage(Opcode.BINARY, data);
     this.checkCanSendData();
     this.openWriter().frame(true, 0, Opcode.BINARY, data);
@@ -642,6 +674,9 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array)) throw invalidData("sendMessage()", "a string or a Uint8Array", payload);
+    checkOptions(options, MESSAGE_OPTIONS, "sendMessage()");
+    if (options.fragmentSize !== undefined) checkFragmentSize(options.fragmentSize);
     this.checkCanSendData();
     const { bytes, rsv } = this.applyExtensions(toBytes(payload), options);
     this.writeMessage(opcode, bytes, rsv, options.fragmentSize);
@@ -656,7 +691,10 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
-    if ((rsv & ~this.allowedRsv) !== 0) {
+    if (!(payload instanceof Uint8Array)) throw invalidData("sendTransformed()", "a Uint8Array", payload);
+    checkOptions(options, TRANSFORMED_OPTIONS, "sendTransformed()");
+    if (options.fragmentSize !== undefined) checkFragmentSize(options.fragmentSize);
+    if (!Number.isInteger(rsv) || (rsv & ~this.allowedRsv) !== 0) {
       throw new UsageError("INVALID_FRAME", `RSV bits ${rsv} are not all claimed by a negotiated extension`);
     }
     this.checkCanSendData();
@@ -666,7 +704,6 @@ export class Protocol implements FrameSink {
   /** Frame a message, split into frames of `size` bytes if given; only the first frame carries the RSV bits. */
   private writeMessage(opcode: number, bytes: Uint8Array, rsv: number, size: number | undefined): void {
     if (size === undefined || bytes.length <= size) return this.openWriter().frame(true, rsv, opcode, bytes);
-    if (!Number.isInteger(size) || size < 1) throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
     for (let offset = 0; offset < bytes.length; offset += size) {
       const end = Math.min(offset + size, bytes.length);
       this.openWriter().frame(end === bytes.length, offset === 0 ? rsv : 0, offset === 0 ? opcode : Opcode.CONTINUATION, bytes.subarray(offset, end));
@@ -679,6 +716,8 @@ export class Protocol implements FrameSink {
    * may split a character between frames; the message as a whole must be UTF-8.
    */
   sendFrame(opcode: number, payload: Uint8Array | string, fin: boolean): void {
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array)) throw invalidData("sendFrame()", "a string or a Uint8Array", payload);
+    if (typeof fin !== "boolean") throw new UsageError("INVALID_FRAME", `fin must be true or false, got ${String(fin)}`);
     if (isControlOpcode(opcode)) {
       if (!fin) throw new UsageError("INVALID_FRAME", "control frames cannot be fragmented");
       if (opcode === Opcode.PING) return this.ping(toBytes(payload));
@@ -734,6 +773,8 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
+    if (!(payload instanceof Uint8Array)) throw invalidData("encodeMessage()", "a Uint8Array", payload);
+    checkOptions(options, ENCODE_OPTIONS, "encodeMessage()");
     const { bytes, rsv } = this.applyExtensions(payload, options);
     return encodeFrame(opcode, bytes, { rsv, allocate: this.slab.allocate });
   }
@@ -758,6 +799,7 @@ export class Protocol implements FrameSink {
    * message is being sent, it follows that message's last frame.
    */
   sendEncoded(frames: Uint8Array): void {
+    if (!(frames instanceof Uint8Array)) throw invalidData("sendEncoded()", "a Uint8Array", frames);
     this.checkCanSend();
     if (this.sendingFragmented) (this.deferredEncoded ??= []).push(frames);
     else this.openWriter().encoded(frames);
@@ -804,6 +846,7 @@ export class Protocol implements FrameSink {
   }
 
   private sendControl(opcode: number, payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) throw invalidData(opcode === Opcode.PING ? "ping()" : "pong()", "a Uint8Array", payload);
     this.checkCanSend();
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new UsageError("CONTROL_TOO_LONG", `control payload is ${payload.length} bytes, at most 125 fit`);
@@ -837,6 +880,13 @@ export class Protocol implements FrameSink {
     const queued = this.writer === null ? 0 : this.writer.queuedBytes;
     // A failure's close frame: a 2-byte code, masked by a client.
     return this.failureClose === null ? queued : queued + headerSize(2, this.maskKeys !== null) + 2;
+  }
+}
+
+/** Throws UsageError `INVALID_FRAGMENT_SIZE` unless `size` is an integer >= 1. */
+export function checkFragmentSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new UsageError("INVALID_FRAGMENT_SIZE", `fragmentSize must be an integer >= 1, got ${String(size)}`);
   }
 }
 
