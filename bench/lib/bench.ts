@@ -31,8 +31,36 @@ export interface ServerDef {
   node: boolean;
 }
 
+/** One server under test: a script of bench/servers/ (it prints its port, then speaks lib/control.ts). */
+interface ServerEntry {
+  name: string;
+  library: ServerDef["library"];
+  script: string;
+  args?: string[];
+  /** Environment changes (undefined: remove the variable). */
+  env?: Record<string, string | undefined>;
+  reference?: boolean;
+  /** Run by Bun instead of Node (skipped when Bun is not installed). */
+  bun?: boolean;
+}
+
+/**
+ * The servers, in the order of the tables' rows: adding one is its script
+ * in bench/servers/ and a line here (and a pair in report.ts's SERVER_PAIRS
+ * for a ratio line).
+ */
+const SERVERS: ServerEntry[] = [
+  { name: "wsx", library: "wsx", script: "wsx.js", args: ["listener"] },
+  { name: "wsx-iter", library: "wsx", script: "wsx.js", args: ["iter"] },
+  { name: "ws", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: "1" } },
+  { name: "ws-bufferutil", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: undefined } },
+  // What node:net itself costs (see servers/floor.ts): idle and broadcast ask for it.
+  { name: "floor", library: "net", script: "floor.js", reference: true },
+  { name: "bun", library: "bun", script: "bun.js", bun: true },
+];
+
 /** Every server name `--servers` accepts. */
-export const SERVER_NAMES = ["wsx", "wsx-iter", "ws", "ws-bufferutil", "bun", "floor"] as const;
+export const SERVER_NAMES: readonly string[] = SERVERS.map((s) => s.name);
 
 export interface Running {
   child: Child;
@@ -96,17 +124,19 @@ export class Bench {
   }
 
   private allServers(): ServerDef[] {
-    const node = process.execPath;
-    const script = (name: string): string => join(this.here, "servers", name);
-    const defs: ServerDef[] = [
-      { name: "wsx", library: "wsx", command: node, args: [script("wsx.js"), "listener"], env: process.env, node: true },
-      { name: "wsx-iter", library: "wsx", command: node, args: [script("wsx.js"), "iter"], env: process.env, node: true },
-      { name: "ws", library: "ws", command: node, args: [script("ws.js")], env: envWith({ WS_NO_BUFFER_UTIL: "1" }), node: true },
-      { name: "ws-bufferutil", library: "ws", command: node, args: [script("ws.js")], env: envWith({ WS_NO_BUFFER_UTIL: undefined }), node: true },
-    ];
-    // What node:net itself costs (see servers/floor.ts): idle and broadcast ask for it.
-    defs.push({ name: "floor", library: "net", reference: true, command: node, args: [script("floor.js")], env: process.env, node: true });
-    if (this.bun !== null) defs.push({ name: "bun", library: "bun", command: this.bun.path, args: [script("bun.js")], env: process.env, node: false });
+    const defs: ServerDef[] = [];
+    for (const entry of SERVERS) {
+      if (entry.bun === true && this.bun === null) continue;
+      defs.push({
+        name: entry.name,
+        library: entry.library,
+        ...(entry.reference === true ? { reference: true } : {}),
+        command: entry.bun === true ? this.bun!.path : process.execPath,
+        args: [join(this.here, "servers", entry.script), ...(entry.args ?? [])],
+        env: entry.env === undefined ? process.env : envWith(entry.env),
+        node: entry.bun !== true,
+      });
+    }
     return defs;
   }
 
