@@ -23,8 +23,8 @@
  *        flight per connection: every read that completes k echoes sends the
  *        next k messages at once (one write)
  *   broadcast {port,subscribers,frames}  subscribers on /sub, then a publisher
- *        on /pub keeping between window/2 and window messages in flight (a
- *        message is delivered once `subscribers` deliveries came back)
+ *        on /pub that tops its window up whenever the first subscriber
+ *        receives messages (what has not reached it yet is in flight)
  *   open {port|socketPath,path,count,concurrency,deflate,pause}  idle connections
  *   echo-once {frames,deflatedFrames,timeoutMs}  one message per idle connection
  *        (the deflated one where permessage-deflate was agreed), wait for every echo
@@ -135,10 +135,9 @@ static struct {
     uint64_t mismatches_before;
 } job;
 
-/* Broadcast state. */
-static uint64_t delivered;
-static uint32_t bc_subscribers;
-static int bc_publisher = -1;
+/* Broadcast state: the publisher, and the messages the first subscriber has received. */
+static uint64_t first_received;
+static int bc_publisher = -1, bc_first = -1;
 
 static double now(void) {
     struct timespec ts;
@@ -547,12 +546,13 @@ static void on_messages(uint32_t index, uint64_t k) {
         send_messages(index, (uint32_t)k);
         break;
     case SUBSCRIBER:
-        delivered += k;
+        /* Top the publisher's window up whenever the first subscriber (the first the servers serve) gets messages. */
+        if ((int)index != bc_first) break;
+        first_received += k;
         if (bc_publisher >= 0 && conns[bc_publisher].state == OPEN) {
             traffic_t *t = conns[bc_publisher].traffic;
-            uint64_t done = delivered / bc_subscribers;
-            uint64_t in_flight = published > done ? published - done : 0;
-            if (in_flight <= t->count / 2) {
+            uint64_t in_flight = published > first_received ? published - first_received : 0;
+            if (in_flight < t->count) {
                 uint32_t refill = t->count - (uint32_t)in_flight;
                 published += refill;
                 send_messages((uint32_t)bc_publisher, refill);
@@ -723,6 +723,8 @@ static void on_open(uint32_t index) {
     case SUBSCRIBER:
         c->role = SUBSCRIBER;
         c->traffic = &echo_traffic;
+        /* The first to subscribe: the first a server's fan-out reaches. */
+        if (bc_first < 0) bc_first = (int)index;
         break;
     case PUBLISHER:
         c->role = PUBLISHER;
@@ -805,8 +807,7 @@ static void progress_job(void) {
     } else if (job.kind == SUBSCRIBER) {
         /* Subscribers are open: now the publisher, once they all are (their subscriptions are in place). */
         job.subscribers = job.opened;
-        bc_subscribers = job.opened;
-        if (bc_subscribers == 0) {
+        if (job.opened == 0) {
             reply_opening();
             finish_job();
             return;
@@ -842,6 +843,7 @@ static void close_all(void) {
     nconns = 0;
     open_count = 0;
     bc_publisher = -1;
+    bc_first = -1;
 }
 
 static void command(char *line) {
@@ -895,7 +897,8 @@ static void command(char *line) {
             open_connections((uint32_t)number(line, "connections", 1), 100);
         } else {
             job.kind = SUBSCRIBER;
-            delivered = 0;
+            first_received = 0;
+            bc_first = -1;
             snprintf(job.path, sizeof job.path, "/sub");
             open_connections((uint32_t)number(line, "subscribers", 1), 100);
         }

@@ -6,10 +6,9 @@
  */
 import type { Bench, Scenario, ServerDef } from "./bench.js";
 import { buildTraffic, Opcode, type TrafficSpec } from "./frames.js";
-import { MiB, otherLoad, percent, sample, used } from "./measure.js";
-import { faults, rssBytes } from "./proc.js";
+import { measureWindow, MiB, otherLoad, percent, used } from "./measure.js";
 import { LOAD_BOUND, ratioLines, repeat, saturationWarnings, SERVER_PAIRS, withTargets, type Column, type Pair, type ScenarioResult } from "./report.js";
-import { fmt, fmtSig, sleep } from "./stats.js";
+import { fmt, fmtSig } from "./stats.js";
 
 export interface EchoLoad {
   connections: number;
@@ -54,18 +53,13 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
     if (started.connected !== load.connections) {
       throw new Error(`${def.name}: only ${started.connected} of ${load.connections} connections opened${started.error ? ` (${started.error})` : ""}`);
     }
-    await sleep(bench.options.warmupMs);
-    const pids = [server.child.pid, generator.pid];
-    const faults0 = faults(server.child.pid);
-    const s0 = sample(pids);
-    const mark0 = await generator.mark();
-    await sleep(bench.options.measureMs);
-    const s1 = sample(pids);
-    const mark1 = await generator.mark();
-    const faults1 = faults(server.child.pid);
-    const rss = rssBytes(server.child.pid);
+    const { s0, s1, mark0, mark1, faults, systemMicros, rss, seconds } = await measureWindow(
+      server.child.pid,
+      generator,
+      bench.options.warmupMs,
+      bench.options.measureMs,
+    );
     const messages = mark1.messages - mark0.messages;
-    const seconds = (mark1.time - mark0.time) / 1000;
     if (messages <= 0) throw new Error(`${def.name}: no echo in the measured window`);
     if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
     const mismatches = mark1.mismatches + (mark1.kept > 0 ? await generator.checkFirsts(traffic.expected) : 0);
@@ -76,8 +70,8 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
       throughput: units / seconds,
       wireBytes: started.wireBytes,
       cpuPerUnit: serverMicros / units,
-      kernelShare: faults1.systemMicros - faults0.systemMicros > 0 ? (faults1.systemMicros - faults0.systemMicros) / serverMicros : 0,
-      faultsPerMessage: (faults1.minor - faults0.minor) / messages,
+      kernelShare: serverMicros > 0 ? systemMicros / serverMicros : 0,
+      faultsPerMessage: faults / messages,
       serverCpu: percent(s0, s1, 0),
       rssMiB: rss / MiB,
       loadCpu: (100 * (mark1.cpuMicros - mark0.cpuMicros)) / (seconds * 1e6),

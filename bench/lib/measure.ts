@@ -1,7 +1,7 @@
 /** Readings taken around a measured window: CPU of the processes under test, this runner, the machine. */
 import { performance } from "node:perf_hooks";
 import type { Child } from "./child.js";
-import { cpuMicros, machineBusyMicros, rssBytes } from "./proc.js";
+import { cpuMicros, faults, machineBusyMicros, rssBytes } from "./proc.js";
 import { sleep } from "./stats.js";
 
 export const MiB = 1024 * 1024;
@@ -71,4 +71,44 @@ export async function settle(server: Child): Promise<Settled> {
   const rss = rssBytes(server.pid);
   const spaces = await server.request<Record<string, number> | null>("heap", {}, 10_000);
   return { rss, held: rss - (spaces?.["new_space"] ?? 0) };
+}
+
+/** What one measured window of traffic gave: CPU samples, the load generator's counters, the server's faults and RSS. */
+export interface Window {
+  s0: Sample;
+  s1: Sample;
+  mark0: Mark;
+  mark1: Mark;
+  /** Server minor page faults and kernel CPU µs over the window. */
+  faults: number;
+  systemMicros: number;
+  /** Server RSS at the end. */
+  rss: number;
+  seconds: number;
+}
+
+/**
+ * Warm up, then read the server (index 0 of the samples) and the load
+ * generator around one measured window of `measureMs`.
+ */
+export async function measureWindow(serverPid: number, load: { pid: number; mark(): Promise<Mark> }, warmupMs: number, measureMs: number): Promise<Window> {
+  await sleep(warmupMs);
+  const pids = [serverPid, load.pid];
+  const faults0 = faults(serverPid);
+  const s0 = sample(pids);
+  const mark0 = await load.mark();
+  await sleep(measureMs);
+  const s1 = sample(pids);
+  const mark1 = await load.mark();
+  const faults1 = faults(serverPid);
+  return {
+    s0,
+    s1,
+    mark0,
+    mark1,
+    faults: faults1.minor - faults0.minor,
+    systemMicros: faults1.systemMicros - faults0.systemMicros,
+    rss: rssBytes(serverPid),
+    seconds: (mark1.time - mark0.time) / 1000,
+  };
 }

@@ -1,20 +1,20 @@
 /**
  * `broadcast`: subscribers held by the load generator, one publisher
  * connection, 64-byte binary messages. Two windows: 32 messages in flight
- * (the publisher refills once half are delivered, so a server reads about
- * 16 publishes per turn of its event loop, as a saturated server does when
- * many clients publish), and 2 (about one publish per turn: nothing to
- * batch, each delivery is one socket write in every library). The node:net
+ * (the publisher tops its window up whenever the first subscriber receives
+ * messages, as wsload's bcast does, so a saturated server reads many
+ * publishes per turn of its event loop, as it does when many clients
+ * publish), and 2 (about one publish per turn: nothing to batch, each
+ * delivery is one socket write in every library). The node:net
  * floor (servers/floor.ts) fans the pre-encoded bytes of a turn out with
  * one write per subscriber and does nothing else: the bound for a server on
  * node:net (target: wsx within 1.2× of it).
  */
 import type { Bench, ServerDef } from "../lib/bench.js";
 import { buildTraffic, Opcode } from "../lib/frames.js";
-import { MiB, otherLoad, percent, sample, used } from "../lib/measure.js";
-import { rssBytes } from "../lib/proc.js";
+import { measureWindow, MiB, otherLoad, percent, used } from "../lib/measure.js";
 import { LOAD_BOUND, mainTargets, ratioLines, repeat, SERVER_PAIRS, type Pair, type Row, type ScenarioResult } from "../lib/report.js";
-import { fmt, fmtSig, sleep } from "../lib/stats.js";
+import { fmt, fmtSig } from "../lib/stats.js";
 
 interface BroadcastResult {
   throughput: number; // deliveries/s (one message to one subscriber)
@@ -38,16 +38,8 @@ async function runBroadcast(bench: Bench, def: ServerDef, window: number, fileLi
     if (started.subscribed !== subscribers) {
       throw new Error(`${def.name}: only ${started.subscribed} of ${subscribers} subscribers connected${started.error ? ` (${started.error})` : ""}`);
     }
-    await sleep(bench.options.warmupMs);
-    const pids = [server.child.pid, load.pid];
-    const s0 = sample(pids);
-    const mark0 = await load.mark();
-    await sleep(bench.options.measureMs);
-    const s1 = sample(pids);
-    const mark1 = await load.mark();
-    const rss = rssBytes(server.child.pid);
+    const { s0, s1, mark0, mark1, rss, seconds } = await measureWindow(server.child.pid, load, bench.options.warmupMs, bench.options.measureMs);
     const deliveries = mark1.messages - mark0.messages;
-    const seconds = (mark1.time - mark0.time) / 1000;
     if (deliveries <= 0) throw new Error(`${def.name}: no delivery in the measured window`);
     if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
     if (mark1.mismatches > 0) throw new Error(`${def.name}: ${mark1.mismatches} subscriber(s) received something else than the message published`);
