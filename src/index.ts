@@ -4,6 +4,8 @@
  * `connect()` opens a client connection, `serve()` starts a server, and
  * `WebSocketServer#handleUpgrade` attaches to an existing node:http(s)
  * server. The protocol itself lives in `wsx/core` and runs anywhere.
+ *
+ * @module wsx
  */
 export * from "./node/index.js";
 export * from "./client/index.js";
@@ -28,4 +30,5 @@ export {
   type MessageType,
   type ViolationCode,
 } from "./core/index.js";
-export { permessageDeflate, liveZlibContexts, type DeflateOptions } from "./deflate/index.js";
+export { permessageDeflate, liveZlibContexts, type DeflateOptions, type PerMessageDeflateFactory } from "./deflate/index.js";
+export type { CompressionOption } from "./node/extensions.js";

@@ -26,7 +26,7 @@ function isKnownOpcode(opcode: number): boolean {
   return opcode <= 2 || (opcode >= 8 && opcode <= 10);
 }
 
-/** RSV bit values as they appear in {@link FrameHeader.rsv}: RSV1 is 4. */
+/** RSV bit values as they appear in a frame header's `rsv` field (see {@link writeFrameHeader}): RSV1 is 4. */
 export const Rsv = { RSV1: 4, RSV2: 2, RSV3: 1 } as const;
 
 /** Largest control frame payload (RFC 6455 section 5.5). */

@@ -1,6 +1,8 @@
 /**
  * wsx/core: the sans-IO WebSocket protocol. No sockets, timers or `node:`
  * modules; bytes in, events and bytes out, in any JavaScript runtime.
+ *
+ * @module wsx/core
  */
 export * from "./errors.js";
 export * from "./limits.js";

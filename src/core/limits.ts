@@ -7,6 +7,7 @@
  */
 import { UsageError } from "./errors.js";
 
+/** What a peer may send before the connection is failed (defaults in {@link DEFAULT_LIMITS}). */
 export interface Limits {
   /** Largest data frame payload accepted, in bytes (1009 beyond). */
   maxFrameSize: number;

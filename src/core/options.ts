@@ -13,6 +13,7 @@ import { UsageError } from "./errors.js";
 export interface OptionRule {
   /** Said in the error, after "must be". */
   readonly expected: string;
+  /** Whether a value passes. */
   readonly test: (value: unknown) => boolean;
 }
 

@@ -29,7 +29,9 @@ export type Delivery = "messages" | "frames" | "chunks";
 /** `open` until a close frame is sent or received, `closing` until both are, then `closed`. */
 export type ProtocolState = "open" | "closing" | "closed";
 
+/** Options of {@link Protocol}: its role, limits (see {@link Limits}) and extensions. */
 export interface ProtocolOptions extends Partial<Limits> {
+  /** `client` masks what it sends and expects unmasked frames; `server` the reverse. */
   role: Role;
   /**
    * Limits already resolved (see `resolveLimits`), shared by many protocols
@@ -228,6 +230,7 @@ export class Protocol implements FrameSink {
 
   // ---- state ----
 
+  /** Where the closing handshake stands (see {@link ProtocolState}). */
   get state(): ProtocolState {
     if (this.transportEnded) return "closed";
     if (this.failure !== null) return this.failureClose !== null ? "closing" : "closed";

@@ -16,6 +16,7 @@ import { UsageError } from "../core/index.js";
  */
 export type BackpressurePolicy = "wait" | "drop" | "close";
 
+/** How a connection treats a peer that reads slower than it is sent to (connection and server options). */
 export interface BackpressureOptions {
   /** Bytes waiting for the socket past which `backpressure` applies (default 1 MiB). A message is always accepted while the buffer is below it. */
   maxBackpressure?: number;
@@ -25,6 +26,7 @@ export interface BackpressureOptions {
   backpressureCloseCode?: 1008 | 1013;
 }
 
+/** The default `maxBackpressure`: 1 MiB waiting for the socket. */
 export const DEFAULT_MAX_BACKPRESSURE = 1024 * 1024;
 
 export interface Backpressure {

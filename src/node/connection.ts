@@ -142,6 +142,7 @@ export interface WebSocketEvents {
   close: [info: CloseInfo];
   error: [error: Error];
   drain: [];
+  /** A listener is being added (Node's EventEmitter event). */
   newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
 
@@ -354,6 +355,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get autoPong(): boolean {
     return this.core.autoPong;
   }
+  /** Turn automatic pongs on or off (a boolean, else `UsageError` `INVALID_OPTION`). */
   set autoPong(value: boolean) {
     if (typeof value !== "boolean") throw new UsageError("INVALID_OPTION", `autoPong must be true or false, got ${describeValue(value)}`);
     this.core.autoPong = value;
@@ -363,6 +365,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get autoClose(): boolean {
     return this.core.autoClose;
   }
+  /** Turn automatic close replies on or off (a boolean, else `UsageError` `INVALID_OPTION`). */
   set autoClose(value: boolean) {
     if (typeof value !== "boolean") throw new UsageError("INVALID_OPTION", `autoClose must be true or false, got ${describeValue(value)}`);
     this.core.autoClose = value;

@@ -5,18 +5,23 @@ import type { CloseInfo, SendData, SendOptions, WebSocket } from "./connection.j
 /** The reading half of a {@link WebSocket} (see {@link WebSocket.split}). */
 export class WebSocketReader {
   constructor(private readonly ws: WebSocket) {}
+  /** {@inheritDoc WebSocket.receive} */
   receive(options?: { timeout?: number }): Promise<Message> {
     return this.ws.receive(options);
   }
+  /** {@inheritDoc WebSocket.receiveFrame} */
   receiveFrame(options?: { timeout?: number }): Promise<Frame> {
     return this.ws.receiveFrame(options);
   }
+  /** {@inheritDoc WebSocket.frames} */
   frames(): AsyncIterableIterator<Frame> {
     return this.ws.frames();
   }
+  /** The connection's messages, in order; ends when it closes (see {@link WebSocket.receive}). */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return this.ws[Symbol.asyncIterator]();
   }
+  /** Settles once the connection is closed, with how it closed. */
   get closed(): Promise<CloseInfo> {
     return this.ws.closed;
   }
@@ -25,27 +30,34 @@ export class WebSocketReader {
 /** The writing half of a {@link WebSocket} (see {@link WebSocket.split}). */
 export class WebSocketWriter {
   constructor(private readonly ws: WebSocket) {}
+  /** {@inheritDoc WebSocket.send} */
   send(data: SendData | Blob | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
     return this.ws.send(data, options);
   }
+  /** {@inheritDoc WebSocket.sendFragmented} */
   sendFragmented(
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
     options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
     return this.ws.sendFragmented(data, options);
   }
+  /** {@inheritDoc WebSocket.sendFrame} */
   sendFrame(opcode: number, payload: string | Uint8Array, fin?: boolean): Promise<void> {
     return this.ws.sendFrame(opcode, payload, fin);
   }
+  /** {@inheritDoc WebSocket.ping} */
   ping(payload?: Uint8Array | string, options?: { timeout?: number }): Promise<number> {
     return this.ws.ping(payload, options);
   }
+  /** {@inheritDoc WebSocket.pong} */
   pong(payload?: Uint8Array | string): Promise<void> {
     return this.ws.pong(payload);
   }
+  /** {@inheritDoc WebSocket.close} */
   close(code?: number | CloseFrame, reason?: string): Promise<CloseInfo> {
     return this.ws.close(code, reason);
   }
+  /** Bytes queued for the socket and not yet handed to the operating system. */
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }

@@ -2,6 +2,8 @@
  * `wsx/redis`: several wsx servers (processes or machines) share topics
  * through Redis pub/sub. Needs the `ioredis` package, which wsx lists as an
  * optional peer dependency: only this entry point loads it.
+ *
+ * @module wsx/redis
  */
 import { RedisPubSubAdapter, type RedisAdapter, type RedisAdapterOptions } from "./adapter.js";
 

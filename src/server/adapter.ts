@@ -20,6 +20,7 @@ export interface AdapterHub {
  * server closes.
  */
 export interface PubSubAdapter {
+  /** Called once when the server starts: `hub` is how the adapter delivers what other servers publish. */
   attach(hub: AdapterHub): void;
   /** A message published on this node (already delivered here): deliver it on every other node. */
   publish(topic: string, payload: Uint8Array, binary: boolean): void;
