@@ -191,6 +191,23 @@ describe("wsx serve: TLS, printing, stats, errors", () => {
     assert.deepEqual(stats["closedByCode"], { 1001: 1 });
   });
 
+  test("each connection is logged with its peer, subprotocol and extensions, each close with its code", async () => {
+    const server = await startWsxServe(["--echo", "--compress", "-s", "chat"]);
+    try {
+      const ws = await connect(server.url("/room"), { protocols: ["chat"], compression: true });
+      const opened = await server.child.waitFor(/^\+ #1 (127\.0\.0\.1:\d+) \/room \(subprotocol chat; extensions (permessage-deflate[^)]*)\)$/m, "the connection line");
+      assert.equal(opened[2], ws.extensions);
+      await ws.close(4001, "done");
+      await server.child.waitFor(new RegExp(`^- #1 ${opened[1]!.replace(/\./g, "\\.")} closed 4001 "done" \\(clean\\)$`, "m"), "the close line");
+      const plain = await connect(server.url());
+      await server.child.waitFor(/^\+ #2 127\.0\.0\.1:\d+ \/ \(subprotocol none; extensions none\)$/m, "a connection without either");
+      await plain.close();
+      await server.child.waitFor(/^- #2 127\.0\.0\.1:\d+ closed 1005 \(clean\)$/m, "its close line (1005: a close frame without a code)");
+    } finally {
+      await server.child.stop();
+    }
+  });
+
   test("a port in use: exit 3 and one line", async () => {
     const first = await startWsxServe(["--echo"]);
     try {
