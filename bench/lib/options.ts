@@ -16,6 +16,11 @@ export interface Options {
   cpuProf: boolean;
   /** Pin the process under test and the one driving it to different CPUs. */
   pin: boolean;
+  /**
+   * Where to write the chart (SVG): `--chart FILE`; null with `--no-chart`;
+   * undefined: docs/benchmarks.svg after a full run (every scenario and server, not --quick), else none.
+   */
+  chart: string | null | undefined;
 }
 
 /** What the option parser needs to know about the scenarios and servers that exist. */
@@ -39,6 +44,7 @@ function usage(known: Known): never {
       "  --json             print a machine-readable result on stdout (tables go to stderr)",
       "  --cpu-prof         profile the Node servers and clients (--cpu-prof) and print their top frames",
       "  --no-pin           do not pin the server to CPU 1 and the load generator to CPU 0",
+      "  --chart FILE       write the chart (SVG) there (default: docs/benchmarks.svg after a full run); --no-chart: none",
       "",
     ].join("\n"),
   );
@@ -59,6 +65,7 @@ export function parseOptions(argv: string[], known: Known): Options {
     json: false,
     cpuProf: false,
     pin: true,
+    chart: undefined,
   };
   const names = (value: string, allowed: readonly string[], what: string): string[] => {
     const list = value.split(",").filter(Boolean);
@@ -118,6 +125,12 @@ export function parseOptions(argv: string[], known: Known): Options {
         break;
       case "--no-pin":
         options.pin = false;
+        break;
+      case "--chart":
+        options.chart = value();
+        break;
+      case "--no-chart":
+        options.chart = null;
         break;
       case "-h":
       case "--help":
