@@ -72,6 +72,7 @@ export interface SendOptions {
 export interface CloseInfo {
   /** RFC 6455 7.1.5: the peer's close code, 1005 if its frame had none, 1006 if none arrived. */
   code: number;
+  /** The peer's close reason ("" if none). */
   reason: string;
   /** Both close frames were exchanged before the transport closed. */
   wasClean: boolean;
@@ -135,12 +136,19 @@ export interface HandshakeInfo {
 
 /** Events emitted for listener-style use. */
 export interface WebSocketEvents {
+  /** A whole message arrived. */
   message: [message: Message];
+  /** A frame arrived, while frames are read one by one (see {@link WebSocket.frames}). */
   frame: [frame: Frame];
+  /** A ping arrived (answered already when `autoPong` is on). */
   ping: [payload: Uint8Array];
+  /** A pong arrived. */
   pong: [payload: Uint8Array];
+  /** The connection is closed. */
   close: [info: CloseInfo];
+  /** What ends the connection: a protocol violation, a socket error, a timeout (emitted only when someone listens). */
   error: [error: Error];
+  /** The socket's write buffer has emptied. */
   drain: [];
   /** A listener is being added (Node's EventEmitter event). */
   newListener: [event: string | symbol, listener: (...args: never[]) => void];

@@ -44,7 +44,9 @@ import { SocketSet, drain, resolveShutdown, type ShutdownOptions } from "./shutd
 
 /** The upgrade request as the application's hooks and handler see it. */
 export interface ServerRequest extends UpgradeRequest {
+  /** The peer's IP address, as the socket reports it. */
   remoteAddress: string | undefined;
+  /** The peer's port. */
   remotePort: number | undefined;
   /** Whether the connection is TLS. */
   secure: boolean;
@@ -54,8 +56,11 @@ export interface ServerRequest extends UpgradeRequest {
 
 /** A refusal from {@link ServerOptions.authenticate}. */
 export interface Rejection {
+  /** The HTTP status to answer with (like 401 or 403). */
   status: number;
+  /** Headers of the answer (like `WWW-Authenticate`). */
   headers?: HeaderInput;
+  /** Body of the answer (plain text). */
   body?: string;
 }
 
@@ -130,11 +135,13 @@ export interface PublishOptions {
 export type ConnectionHandler = (ws: WebSocket, request: ServerRequest) => void | Promise<void>;
 
 export interface WebSocketServerEvents {
+  /** A handshake was accepted: the new connection and its upgrade request. */
   connection: [ws: WebSocket, request: ServerRequest];
   /** A handshake was refused (bad request, authentication, path...). */
   rejected: [error: HandshakeError, remoteAddress: string | undefined];
   /** A handler or hook threw. Emitted only when someone listens. */
   error: [error: Error];
+  /** The standalone server is listening (its `port` is known). */
   listening: [];
   /** {@link WebSocketServer.close} is done: every connection and socket of the server is closed. */
   close: [];
@@ -237,6 +244,7 @@ class Request implements ServerRequest {
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> implements ConnectionOwner {
   /** Open connections. */
   readonly clients = new Set<WebSocket>();
+  /** The options the server was created with. */
   readonly options: ServerOptions;
   private readonly limits: Readonly<Limits>;
   private readonly handler: ConnectionHandler | undefined;
