@@ -101,6 +101,17 @@ describe("wsx connect against wsx serve --echo", () => {
     assert.match(close.error ?? "", /larger than maxMessageSize/);
     await echo.child.waitFor(/- #\d+ \S+ closed 1009 /, "the server's log: wsx closed with 1009");
   });
+
+  test("--max-frame-size: an echo in one frame larger than that fails the connection (1009 to the server) and exits 1", async () => {
+    const result = await runWsx(["connect", "--json", "--max-frame-size", "64", "--wait", "10", "-x", "y".repeat(200), echo.url("/frames")]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const close = records(result.stdout).at(-1)! as JsonRecord & { error?: string };
+    assert.equal(close.event, "close");
+    assert.equal(close.initiator, "client");
+    assert.match(close.error ?? "", /larger than maxFrameSize/);
+    const id = (await echo.child.waitFor(/^\+ #(\d+) \S+ \/frames /m, "the connection in the server's log"))[1]!;
+    await echo.child.waitFor(new RegExp(`^- #${id} \\S+ closed 1009 `, "m"), "the server's log: wsx closed with 1009");
+  });
 });
 
 describe("wsx connect over TLS to wsx serve --tls-cert/--tls-key", () => {
