@@ -23,7 +23,7 @@ import { atExit, installCleanup } from "./lib/child.js";
 import { buildLoadGenerator } from "./lib/loadgen.js";
 import { parseOptions } from "./lib/options.js";
 import { clockTicks, cpuModel } from "./lib/proc.js";
-import { chartGroups, renderChart } from "./lib/chart.js";
+import { chartFile, chartGroups, renderChart } from "./lib/chart.js";
 import { progress, render, type ScenarioResult } from "./lib/report.js";
 import { fmt } from "./lib/stats.js";
 import { loadScenarios, SCENARIO_NAMES } from "./scenarios/index.js";
@@ -119,8 +119,7 @@ async function main(): Promise<void> {
   }
   print("");
   print(`total ${fmt((performance.now() - began) / 1000, 0)} s`);
-  const fullRun = options.scenarios.length === SCENARIO_NAMES.length && options.servers === null && !options.quick && !options.cpuProf;
-  const chartPath = options.chart === undefined ? (fullRun ? join(root, "docs", "benchmarks.svg") : null) : options.chart;
+  const chartPath = chartFile(options, SCENARIO_NAMES.length, root);
   if (chartPath !== null) {
     const caption = `npm run bench, ${meta.date.slice(0, 10)}, wsx ${commit}, node ${meta.node}, ws ${meta.ws}, bun ${bunFound ?? "-"}; ${options.reps} rep(s), medians`;
     writeFileSync(chartPath, renderChart(chartGroups(results), caption));

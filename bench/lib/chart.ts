@@ -4,7 +4,21 @@
  * is better, every headline is a cost). An SVG with no script or external
  * resource, so it renders as an image on any Markdown viewer.
  */
+import { join } from "node:path";
+import type { Options } from "./options.js";
 import type { ScenarioResult } from "./report.js";
+
+/**
+ * Where a run writes its chart: `--chart FILE`; none with `--no-chart`; by
+ * default docs/benchmarks.svg (the one BENCHMARKS.md shows), but only after
+ * a full run (every scenario and server, not --quick or --cpu-prof), so a
+ * partial or perturbed run never replaces it.
+ */
+export function chartFile(options: Options, scenarioCount: number, root: string): string | null {
+  if (options.chart !== undefined) return options.chart;
+  const full = options.scenarios.length === scenarioCount && options.servers === null && !options.quick && !options.cpuProf;
+  return full ? join(root, "docs", "benchmarks.svg") : null;
+}
 
 /** One scenario's headline figure, and which rows stand for wsx, ws and Bun. */
 interface Headline {

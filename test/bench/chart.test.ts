@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chartGroups, renderChart } from "../../bench/lib/chart.js";
+import { chartFile, chartGroups, renderChart } from "../../bench/lib/chart.js";
 import { parseOptions } from "../../bench/lib/options.js";
 import type { Row, ScenarioResult } from "../../bench/lib/report.js";
 
@@ -53,9 +53,16 @@ test("renderChart: one bar per server and scenario, labelled, with the run in th
   assert.doesNotMatch(svg, /<script|href=/, "a plain image: no script, nothing fetched");
 });
 
-test("--chart FILE, --no-chart, and the default (decided by the run)", () => {
-  const known = { scenarios: ["small-binary"], servers: ["wsx", "ws"] };
-  assert.equal(parseOptions([], known).chart, undefined);
-  assert.equal(parseOptions(["--chart", "/tmp/c.svg"], known).chart, "/tmp/c.svg");
-  assert.equal(parseOptions(["--no-chart"], known).chart, null);
+test("where the chart goes: --chart FILE, --no-chart, and docs/benchmarks.svg only after a full run", () => {
+  const known = { scenarios: ["small-binary", "idle"], servers: ["wsx", "ws"] };
+  const file = (...argv: string[]): string | null => chartFile(parseOptions(argv, known), known.scenarios.length, "/repo");
+  assert.equal(file(), "/repo/docs/benchmarks.svg");
+  assert.equal(file("--reps", "5"), "/repo/docs/benchmarks.svg");
+  assert.equal(file("--quick"), null);
+  assert.equal(file("--scenario", "idle"), null);
+  assert.equal(file("--servers", "wsx"), null);
+  assert.equal(file("--cpu-prof"), null);
+  assert.equal(file("--chart", "/tmp/c.svg"), "/tmp/c.svg");
+  assert.equal(file("--quick", "--chart", "/tmp/c.svg"), "/tmp/c.svg");
+  assert.equal(file("--no-chart"), null);
 });
