@@ -9,7 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, ConnectTimeoutError, ProxyError, WebSocketError, type ConnectOptions } from "../../src/index.js";
-import { closedPort, LOOPBACK, listenRaw, type RawServer } from "../helpers/net.js";
+import { closedPort, LOOPBACK, listenRaw, lookupAs, type RawServer } from "../helpers/net.js";
 import {
   microsocksUnavailable,
   squidUnavailable,
@@ -303,17 +303,12 @@ describe("connect() through a SOCKS5 proxy (microsocks)", { skip: microsocksUnav
   });
 
   test("socks5:// resolves names here (the lookup option is used); socks5h:// lets the proxy do it", async () => {
-    const asked: string[] = [];
-    const lookup: ConnectOptions["lookup"] = (hostname, options, callback) => {
-      asked.push(hostname);
-      if ((options as { all?: boolean }).all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: LOOPBACK, family: 4 }]);
-      else (callback as (e: null, a: string, f: number) => void)(null, LOOPBACK, 4);
-    };
+    const lookup = lookupAs();
     await echoes(`ws://wsx-socks.test:${server.port}/`, { proxy: open.url, lookup });
-    assert.deepEqual(asked, ["wsx-socks.test"]);
-    asked.length = 0;
+    assert.deepEqual(lookup.asked, ["wsx-socks.test"]);
+    lookup.asked.length = 0;
     await echoes(`ws://localhost:${server.port}/`, { proxy: open.url.replace("socks5:", "socks5h:"), lookup });
-    assert.deepEqual(asked, []);
+    assert.deepEqual(lookup.asked, []);
   });
 
   test("with a password: the right one opens the tunnel, a wrong one is a ProxyError", async () => {

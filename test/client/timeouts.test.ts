@@ -12,21 +12,12 @@ import type { Socket } from "node:net";
 import { connect as netConnect } from "node:net";
 import { connect, ConnectTimeoutError, TimeoutError, WebSocketError, type ConnectOptions } from "../../src/index.js";
 import { Daemon, programUnavailable } from "../helpers/daemon.js";
-import { LOOPBACK, listenRaw, type RawServer } from "../helpers/net.js";
+import { LOOPBACK, listenRaw, lookupAs, type RawServer } from "../helpers/net.js";
 import { fixtures, rejection } from "../helpers/wsx.js";
 
 /** A lookup that never calls back. */
 const silentLookup: ConnectOptions["lookup"] = () => {};
 
-/** A lookup that answers 127.0.0.1 after `ms`. */
-const slowLookup =
-  (ms: number): ConnectOptions["lookup"] =>
-  (_hostname, options, callback) => {
-    setTimeout(() => {
-      if ((options as { all?: boolean }).all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: LOOPBACK, family: 4 }]);
-      else (callback as (e: null, a: string, f: number) => void)(null, LOOPBACK, 4);
-    }, ms);
-  };
 
 async function timeoutOf(promise: Promise<unknown>): Promise<ConnectTimeoutError> {
   const error = await rejection(promise, 5000);
@@ -77,7 +68,7 @@ describe("connect(): timeouts per phase", () => {
   });
 
   test("phases after a slow DNS answer are bounded by what is left of the overall timeout", async () => {
-    const error = await timeoutOf(connect(`ws://wsx-slow.test:${silent.port}/`, { lookup: slowLookup(50), timeout: 400 }));
+    const error = await timeoutOf(connect(`ws://wsx-slow.test:${silent.port}/`, { lookup: lookupAs(LOOPBACK, 50), timeout: 400 }));
     assert.equal(error.phase, "HANDSHAKE");
     assert.equal(error.limit, 400);
   });
