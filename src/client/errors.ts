@@ -47,3 +47,20 @@ export class ProxyError extends WebSocketError {
     this.proxy = details.proxy;
   }
 }
+
+/**
+ * A message sent while a {@link ReconnectingWebSocket} was disconnected did
+ * not fit its queue: `QUEUE_FULL` (this message was refused, the "reject"
+ * policy) or `QUEUE_DROPPED` (this older message made room for a newer one,
+ * the "drop-oldest" policy).
+ */
+export class QueueOverflowError extends WebSocketError {
+  constructor(code: "QUEUE_FULL" | "QUEUE_DROPPED", limit: number) {
+    super(
+      code,
+      code === "QUEUE_FULL"
+        ? `message refused: ${limit} messages already wait for the reconnection`
+        : `message dropped to make room for a newer one (${limit} messages wait for the reconnection)`,
+    );
+  }
+}

@@ -5,4 +5,17 @@ export type { CookieJarLike } from "./cookies.js";
 export type { PhaseTimeouts } from "./phases.js";
 export type { ProxyOption, ProxySettings } from "./proxy.js";
 export type { ClientTlsOptions } from "./tls.js";
-export { ConnectTimeoutError, ProxyError, type ConnectPhase } from "./errors.js";
+export { ConnectTimeoutError, ProxyError, QueueOverflowError, type ConnectPhase } from "./errors.js";
+export {
+  reconnecting,
+  ReconnectingWebSocket,
+  type AttemptFailedEvent,
+  type DisconnectEvent,
+  type OpenInfo,
+  type QueuePolicy,
+  type ReconnectEnd,
+  type ReconnectingEvents,
+  type ReconnectingOptions,
+  type ReconnectPolicy,
+  type RetryEvent,
+} from "./reconnect.js";
