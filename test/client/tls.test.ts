@@ -5,13 +5,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import { connect, serve, WebSocketError, type WebSocketServer } from "../../src/index.js";
-import { programUnavailable } from "../helpers/daemon.js";
+import { opensslUnavailable, TestCertificates, type Issued } from "../helpers/certs.js";
 import { LOOPBACK } from "../helpers/net.js";
 import { fixtures, rejection, startServer, type TestServer } from "../helpers/wsx.js";
 
@@ -50,33 +46,24 @@ describe("tls.extraCa", () => {
   });
 });
 
-describe("mutual TLS against a wsx server that requires client certificates", { skip: programUnavailable("openssl", "openssl", ["version"]) }, () => {
-  let dir: string;
-  let client: { cert: Buffer; key: Buffer };
-  let stranger: { cert: Buffer; key: Buffer };
+describe("mutual TLS against a wsx server that requires client certificates", { skip: opensslUnavailable() }, () => {
+  let certs: TestCertificates;
+  let client: Issued;
+  let stranger: Issued;
   let server: WebSocketServer;
   const subjects: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "wsx-mtls-"));
-    const openssl = (...args: string[]): void => {
-      execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    };
-    const issue = (name: string, ca: string): { cert: Buffer; key: Buffer } => {
-      openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-      openssl("x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-days", "2", "-out", `${name}.pem`);
-      return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
-    };
-    for (const ca of ["client-ca", "other-ca"]) {
-      openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=${ca}`);
-    }
-    client = issue("device-42", "client-ca");
-    stranger = issue("stranger", "other-ca");
+    certs = new TestCertificates();
+    const clientCa = certs.ca("client-ca");
+    certs.ca("other-ca");
+    client = certs.issue("device-42", "client-ca");
+    stranger = certs.issue("stranger", "other-ca");
     server = await serve(
       {
         port: 0,
         host: LOOPBACK,
-        tls: { ...fixtures, requestCert: true, rejectUnauthorized: true, ca: readFileSync(join(dir, "client-ca.pem")) },
+        tls: { ...fixtures, requestCert: true, rejectUnauthorized: true, ca: clientCa },
       },
       async (ws, request) => {
         subjects.push(request.headers["x-device"] ?? "");
@@ -86,11 +73,11 @@ describe("mutual TLS against a wsx server that requires client certificates", { 
   });
   after(async () => {
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    certs?.remove();
   });
 
   test("a certificate the server's CA issued opens the connection", async () => {
-    const ws = await connect(`wss://${LOOPBACK}:${server.port}/`, { tls: { ca: fixtures.cert, ...client }, headers: { "X-Device": "42" } });
+    const ws = await connect(`wss://${LOOPBACK}:${server.port}/`, { tls: { ca: fixtures.cert, cert: client.cert, key: client.key }, headers: { "X-Device": "42" } });
     await ws.send("mutual");
     assert.equal((await ws.receive({ timeout: 3000 })).text, "mutual");
     await ws.close();
@@ -98,7 +85,7 @@ describe("mutual TLS against a wsx server that requires client certificates", { 
   });
 
   test("no certificate, or one from another CA: refused, and the handler never runs", async () => {
-    for (const tls of [{ ca: fixtures.cert }, { ca: fixtures.cert, ...stranger }]) {
+    for (const tls of [{ ca: fixtures.cert }, { ca: fixtures.cert, cert: stranger.cert, key: stranger.key }]) {
       const error = await rejection(connect(`wss://${LOOPBACK}:${server.port}/`, { tls }));
       assert.ok(error instanceof WebSocketError, String(error));
       assert.match(error.message, /CERTIFICATE|closed/i);
