@@ -5,7 +5,7 @@
  * `Set-Cookie` of every response (the 101 and each redirect), so domain,
  * path, Secure and expiry follow the jar's RFC 6265 rules.
  */
-import { UsageError } from "../core/index.js";
+import type { OptionRule } from "../core/index.js";
 
 /**
  * What wsx needs of a cookie jar: tough-cookie's `CookieJar` fits, and so
@@ -18,13 +18,14 @@ export interface CookieJarLike {
   setCookie(cookie: string, url: string): unknown;
 }
 
-export function checkCookieJar(jar: unknown): void {
-  if (jar === undefined) return;
-  const candidate = jar as Partial<CookieJarLike> | null;
-  if (typeof candidate !== "object" || candidate === null || typeof candidate.getCookieString !== "function" || typeof candidate.setCookie !== "function") {
-    throw new UsageError("INVALID_OPTION", "cookieJar must have getCookieString(url) and setCookie(cookie, url) methods");
-  }
-}
+/** The `cookieJar` option: an object with both methods. */
+export const COOKIE_JAR_RULE: OptionRule = {
+  expected: "an object with getCookieString(url) and setCookie(cookie, url) methods (such as tough-cookie's CookieJar)",
+  test: (value) => {
+    const jar = value as Partial<CookieJarLike> | null;
+    return typeof jar === "object" && jar !== null && typeof jar.getCookieString === "function" && typeof jar.setCookie === "function";
+  },
+};
 
 /** The `cookies` option as a Cookie header value. */
 export function fixedCookies(cookies: Record<string, string> | string): string {

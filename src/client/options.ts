@@ -1,16 +1,16 @@
 /**
- * The options of connect(), and their checks: a bad value is refused with a
- * UsageError before anything is dialed.
+ * The options of connect(), and their checks: an unknown name or a bad value
+ * is refused with a UsageError before anything is dialed.
  */
 import type { LookupFunction } from "node:net";
-import { UsageError, type HeaderInput } from "../core/index.js";
+import { OptionTable, Rules, checkOptions, type HeaderInput, type OptionRules } from "../core/index.js";
 import type { ConnectionOptions } from "../node/connection.js";
 import type { CompressionOption } from "../node/extensions.js";
-import { connectionSettings } from "../node/settings.js";
-import { checkCookieJar, type CookieJarLike } from "./cookies.js";
-import { checkTimeouts, type PhaseTimeouts } from "./phases.js";
-import { checkProxyOption, type ProxyOption } from "./proxy.js";
-import type { ClientTlsOptions } from "./tls.js";
+import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
+import { COOKIE_JAR_RULE, type CookieJarLike } from "./cookies.js";
+import { TIMEOUT_RULE, checkTimeouts, type PhaseTimeouts } from "./phases.js";
+import { PROXY_RULE, checkProxyOption, type ProxyOption } from "./proxy.js";
+import { checkClientTls, type ClientTlsOptions } from "./tls.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -61,17 +61,41 @@ export interface ConnectOptions extends ConnectionOptions {
   compression?: CompressionOption;
 }
 
-/** Check every option that can be checked before dialing. */
-export function checkConnectOptions(options: ConnectOptions): void {
-  if (typeof options !== "object" || options === null) throw new UsageError("INVALID_OPTION", "options must be an object");
+/** What each option of {@link connect} accepts (see `OptionTable`); nested ones are checked by their own modules. */
+export const CONNECT_OPTION_RULES: OptionRules<ConnectOptions> = {
+  ...CONNECTION_OPTION_RULES,
+  protocols: Rules.either(Rules.string, Rules.arrayOf(Rules.string)),
+  headers: Rules.object,
+  origin: Rules.string,
+  auth: Rules.either(Rules.string, Rules.object),
+  cookies: Rules.either(Rules.string, Rules.object),
+  cookieJar: COOKIE_JAR_RULE,
+  params: Rules.object,
+  redirect: Rules.either(Rules.boolean, Rules.count),
+  proxy: PROXY_RULE,
+  socketPath: Rules.nonEmptyString,
+  timeout: TIMEOUT_RULE,
+  timeouts: Rules.object,
+  tls: Rules.object,
+  signal: Rules.object,
+  family: Rules.oneOf(4, 6),
+  localAddress: Rules.string,
+  lookup: Rules.function,
+  compression: Rules.either(Rules.boolean, Rules.object),
+};
+
+const CONNECT_OPTIONS = new OptionTable<ConnectOptions>(CONNECT_OPTION_RULES);
+
+/**
+ * Check every option that can be checked before dialing: names and kinds
+ * against the table (UNKNOWN_OPTION, INVALID_OPTION), then the nested
+ * `timeouts`, `proxy` and `tls.extraCa`, and the connection's own settings.
+ */
+export function checkConnectOptions<T extends ConnectOptions>(options: T, table: OptionTable<T> = CONNECT_OPTIONS as OptionTable<T>, where = "connect()"): void {
+  checkOptions(options, table, where);
+  if (options === undefined) return;
   connectionSettings(options);
-  checkTimeouts(options.timeout, options.timeouts);
-  checkProxyOption(options.proxy);
-  checkCookieJar(options.cookieJar);
-  if (options.lookup !== undefined && typeof options.lookup !== "function") {
-    throw new UsageError("INVALID_OPTION", "lookup must be a function with the signature of dns.lookup");
-  }
-  if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null)) {
-    throw new UsageError("INVALID_OPTION", "tls must be an object of node:tls options");
-  }
+  checkTimeouts(options.timeouts, where);
+  checkProxyOption(options.proxy, where);
+  checkClientTls(options.tls, where);
 }

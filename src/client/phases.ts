@@ -4,7 +4,7 @@
  * a time, re-armed as the attempt moves from phase to phase; when it fires,
  * the error names the phase that was running and the bound that ran out.
  */
-import { UsageError } from "../core/index.js";
+import { OptionTable, checkOptions, type OptionRule } from "../core/index.js";
 import { ConnectTimeoutError, type ConnectPhase } from "./errors.js";
 
 /** Per-phase bounds in ms; each applies to every attempt (and redirect hop) separately. */
@@ -26,25 +26,17 @@ const DEFAULT_TIMEOUT = 30_000;
 /** setTimeout's largest delay; longer ones would fire at once. */
 const MAX_TIMER = 2 ** 31 - 1;
 
-function checkTimeout(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new UsageError("INVALID_TIMEOUT", `${name} must be a number of ms > 0 (Infinity for none)`);
-  }
-  return value;
-}
+/** A bound in ms: > 0, Infinity for none (longer than setTimeout can wait means none too). */
+export const TIMEOUT_RULE: OptionRule = {
+  expected: "a number of ms > 0 (Infinity for none)",
+  test: (value) => typeof value === "number" && value > 0,
+};
 
-/** Checks the timeout options at once, so a bad value fails before anything is dialed. */
-export function checkTimeouts(timeout: unknown, timeouts: unknown): void {
-  checkTimeout(timeout, "timeout");
-  if (timeouts === undefined) return;
-  if (typeof timeouts !== "object" || timeouts === null) throw new UsageError("INVALID_TIMEOUT", "timeouts must be an object");
-  for (const [name, value] of Object.entries(timeouts)) {
-    if (!Object.values(PHASE_KEYS).includes(name as keyof PhaseTimeouts)) {
-      throw new UsageError("INVALID_TIMEOUT", `timeouts.${name} is not a phase (dns, tcp, proxy, tls, handshake)`);
-    }
-    checkTimeout(value, `timeouts.${name}`);
-  }
+const PHASE_TIMEOUTS = new OptionTable<PhaseTimeouts>({ dns: TIMEOUT_RULE, tcp: TIMEOUT_RULE, proxy: TIMEOUT_RULE, tls: TIMEOUT_RULE, handshake: TIMEOUT_RULE });
+
+/** Checks the `timeouts` option (a phase name it does not know is UNKNOWN_OPTION), so a bad value fails before anything is dialed. */
+export function checkTimeouts(timeouts: PhaseTimeouts | undefined, where: string): void {
+  checkOptions(timeouts, PHASE_TIMEOUTS, `${where} timeouts`);
 }
 
 export class PhaseClock {

@@ -6,7 +6,19 @@
 import { lookup as dnsLookup } from "node:dns";
 import { isIP, type LookupFunction, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import { HandshakeError, HttpHeadParser, UsageError, buildConnectRequest, encodeBase64, type HeaderInput, type HttpLimits } from "../core/index.js";
+import {
+  HandshakeError,
+  HttpHeadParser,
+  OptionTable,
+  Rules,
+  UsageError,
+  buildConnectRequest,
+  checkOptions,
+  encodeBase64,
+  type HeaderInput,
+  type HttpLimits,
+  type OptionRule,
+} from "../core/index.js";
 import { ProxyError } from "./errors.js";
 import { proxyFromEnv } from "./proxy-env.js";
 import type { Target } from "./target.js";
@@ -85,10 +97,24 @@ export function parseProxy(option: string | URL | ProxySettings): Proxy {
   return { kind: scheme.kind, host, port, username, password, headers: settings.headers, tls: settings.tls, display };
 }
 
-/** Checks the option up front, so a bad proxy fails before anything is dialed. */
-export function checkProxyOption(option: unknown): void {
+/** The `proxy` option's kind; the URL itself is checked by {@link checkProxyOption}. */
+export const PROXY_RULE: OptionRule = {
+  expected: "a proxy URL, an object with a url, or false",
+  test: (value) => value === false || typeof value === "string" || (typeof value === "object" && value !== null),
+};
+
+const PROXY_SETTINGS = new OptionTable<ProxySettings>({
+  url: Rules.either(Rules.string, Rules.object),
+  auth: Rules.either(Rules.string, Rules.object),
+  headers: Rules.object,
+  tls: Rules.object,
+});
+
+/** Checks the option up front, so a bad proxy fails before anything is dialed (INVALID_PROXY for a URL that cannot be one). */
+export function checkProxyOption(option: ProxyOption | undefined, where: string): void {
   if (option === undefined || option === false) return;
-  parseProxy(option as string | URL | ProxySettings);
+  if (typeof option === "object" && !(option instanceof URL)) checkOptions(option, PROXY_SETTINGS, `${where} proxy`);
+  parseProxy(option);
 }
 
 /** The proxy to use for `target`: none for a Unix socket or with `proxy: false`, the option's, else the environment's. */

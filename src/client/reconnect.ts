@@ -6,11 +6,11 @@
  * application listed, too many attempts, a deadline).
  */
 import { EventEmitter } from "node:events";
-import { ConnectionClosedError, HandshakeError, UsageError, type Message } from "../core/index.js";
+import { ConnectionClosedError, HandshakeError, OptionTable, Rules, UsageError, checkOptions, type Message, type OptionRule } from "../core/index.js";
 import type { CloseInfo, SendData, SendOptions, WebSocket } from "../node/connection.js";
 import { connect } from "./connect.js";
 import { ProxyError, QueueOverflowError } from "./errors.js";
-import { checkConnectOptions, type ConnectOptions } from "./options.js";
+import { CONNECT_OPTION_RULES, checkConnectOptions, type ConnectOptions } from "./options.js";
 import { resolveTarget } from "./target.js";
 
 /** When and how often to reconnect. Every duration is in ms. */
@@ -124,12 +124,36 @@ interface Queued {
 
 const DEFAULTS = { initialDelay: 500, maxDelay: 30_000, factor: 2, maxAttempts: Infinity, deadline: Infinity, stableAfter: 5000 };
 
-function checkDuration(value: unknown, name: string, allowZero = true): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new UsageError("INVALID_OPTION", `${name} must be a number ${allowZero ? ">= 0" : "> 0"}`);
-  }
-}
+/** A wait in ms that setTimeout can make (0 included). */
+const WAIT: OptionRule = { expected: "a number of ms from 0 to 2147483647", test: (value) => typeof value === "number" && value >= 0 && value <= 2 ** 31 - 1 };
+/** A limit that may be Infinity (none). */
+const LIMIT = (expected: string, test: (value: number) => boolean): OptionRule => ({
+  expected: `${expected} (Infinity for none)`,
+  test: (value) => typeof value === "number" && (value === Infinity || test(value)),
+});
+
+const RECONNECT_POLICY = new OptionTable<ReconnectPolicy>({
+  initialDelay: WAIT,
+  maxDelay: WAIT,
+  factor: { expected: "a finite number >= 1", test: (value) => typeof value === "number" && Number.isFinite(value) && value >= 1 },
+  maxAttempts: LIMIT("an integer >= 1", (value) => Number.isSafeInteger(value) && value >= 1),
+  deadline: LIMIT("a number of ms > 0", (value) => value > 0),
+  stableAfter: WAIT,
+  stopOnCloseCodes: Rules.arrayOf({ expected: "a close code (1000 to 4999)", test: (value) => Number.isInteger(value) && (value as number) >= 1000 && (value as number) <= 4999 }),
+  shouldReconnect: Rules.function,
+});
+
+const QUEUE_POLICY = new OptionTable<QueuePolicy>({
+  limit: Rules.count,
+  overflow: Rules.oneOf("reject", "drop-oldest"),
+});
+
+const RECONNECTING_OPTIONS = new OptionTable<ReconnectingOptions>({
+  ...CONNECT_OPTION_RULES,
+  reconnect: Rules.object,
+  queue: Rules.object,
+  onOpen: Rules.function,
+});
 
 /** A 4xx refusal will be given again: reconnecting cannot help (408 and 429 can). */
 function isRefusal(error: Error): boolean {
@@ -166,19 +190,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
   /** @internal Use {@link reconnecting}. */
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     super();
+    checkConnectOptions(options, RECONNECTING_OPTIONS, "reconnecting()");
     const { reconnect = {}, queue = {}, onOpen, signal, ...connectOptions } = options;
-    checkConnectOptions(connectOptions);
+    checkOptions(reconnect, RECONNECT_POLICY, "reconnecting() reconnect");
+    checkOptions(queue, QUEUE_POLICY, "reconnecting() queue");
     resolveTarget(url, connectOptions); // a URL that can never work fails here
-    for (const name of ["initialDelay", "maxDelay", "deadline", "stableAfter"] as const) checkDuration(reconnect[name], `reconnect.${name}`);
-    checkDuration(reconnect.maxAttempts, "reconnect.maxAttempts", false);
-    if (reconnect.factor !== undefined && !(typeof reconnect.factor === "number" && reconnect.factor >= 1)) {
-      throw new UsageError("INVALID_OPTION", "reconnect.factor must be a number >= 1");
-    }
-    checkDuration(queue.limit, "queue.limit");
-    if (queue.overflow !== undefined && queue.overflow !== "reject" && queue.overflow !== "drop-oldest") {
-      throw new UsageError("INVALID_OPTION", 'queue.overflow must be "reject" or "drop-oldest"');
-    }
-    if (onOpen !== undefined && typeof onOpen !== "function") throw new UsageError("INVALID_OPTION", "onOpen must be a function");
     this.url = String(url);
     this.connectOptions = { ...connectOptions, signal: this.controller.signal };
     this.policy = {

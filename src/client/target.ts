@@ -4,7 +4,7 @@
  * with the `params` and `socketPath` options into host, port, request path
  * and, for a Unix socket, the socket's file path.
  */
-import { HandshakeError, UsageError } from "../core/index.js";
+import { HandshakeError, UsageError, describeValue } from "../core/index.js";
 
 /** A target resolved from a URL and the options. */
 export interface Target {
@@ -41,6 +41,7 @@ const SCHEMES: Record<string, { secure: boolean; unix: boolean }> = {
  */
 export function resolveTarget(input: string | URL, options: TargetOptions, wasSecure = false): Target {
   let url: URL;
+  if (typeof input !== "string" && !(input instanceof URL)) throw new UsageError("INVALID_URL", `connect() takes a URL or a string, got ${describeValue(input)}`);
   try {
     url = new URL(typeof input === "string" ? input : input.href);
   } catch {
@@ -63,9 +64,6 @@ export function resolveTarget(input: string | URL, options: TargetOptions, wasSe
     if (socketPath === "") throw new UsageError("INVALID_URL", `no socket path in ${url.href} (ws+unix:///path/to.sock:/request/path)`);
     if (options.socketPath !== undefined) throw new UsageError("INVALID_OPTION", "socketPath is given both in the URL and as an option");
     return { url, secure, host: "localhost", port: secure ? 443 : 80, path: `${requestPath}${url.search}`, socketPath };
-  }
-  if (options.socketPath !== undefined && (typeof options.socketPath !== "string" || options.socketPath === "")) {
-    throw new UsageError("INVALID_OPTION", "socketPath must be a non-empty string");
   }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);

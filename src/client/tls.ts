@@ -6,7 +6,7 @@
  * milliseconds each time.
  */
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext } from "node:tls";
-import { UsageError } from "../core/index.js";
+import { UsageError, describeValue } from "../core/index.js";
 
 /** TLS options for wss: (and https: proxies): node:tls's, plus `extraCa`. */
 export interface ClientTlsOptions extends ConnectionOptions {
@@ -19,18 +19,35 @@ export interface ClientTlsOptions extends ConnectionOptions {
 
 const contexts = new WeakMap<ClientTlsOptions, SecureContext>();
 
-/** The node:tls connection options for `tls`, with `extraCa` folded into a cached secure context. */
-export function tlsConnectOptions(tls: ClientTlsOptions | undefined): ConnectionOptions {
-  if (tls === undefined) return {};
-  if (typeof tls !== "object" || tls === null) throw new UsageError("INVALID_OPTION", "tls must be an object of node:tls options");
-  if (tls.extraCa === undefined) return tls;
+/** node:tls silently skips CA text that is not PEM: a file's path given instead of its contents would go unnoticed. */
+const isPem = (value: unknown): boolean =>
+  (typeof value === "string" || Buffer.isBuffer(value)) && value.includes("-----BEGIN CERTIFICATE-----");
+
+/** Checks `tls.extraCa` up front (the rest is node:tls's to check). */
+export function checkClientTls(tls: ClientTlsOptions | undefined, where: string): void {
+  const extraCa = tls?.extraCa;
+  if (extraCa === undefined || isPem(extraCa) || (Array.isArray(extraCa) && extraCa.every(isPem))) return;
+  throw new UsageError(
+    "INVALID_OPTION",
+    `${where}: tls.extraCa must be PEM certificates (a string, a Buffer or an array of them, the file's contents rather than its path), got ${describeValue(extraCa)}`,
+  );
+}
+
+function secureContextFor(tls: ClientTlsOptions, extraCa: string | Buffer | Array<string | Buffer>): SecureContext {
   let secureContext = contexts.get(tls);
   if (secureContext === undefined) {
-    const { extraCa, ...rest } = tls;
+    const { extraCa: _, ...rest } = tls;
     const base = rest.ca === undefined ? rootCertificates : [rest.ca].flat();
     secureContext = createSecureContext({ ...rest, ca: [...base, ...[extraCa].flat()] });
     contexts.set(tls, secureContext);
   }
-  const { extraCa: _, ...options } = tls;
-  return { ...options, secureContext };
+  return secureContext;
+}
+
+/** The node:tls connection options for `tls`, with `extraCa` folded into a cached secure context. */
+export function tlsConnectOptions(tls: ClientTlsOptions | undefined): ConnectionOptions {
+  if (tls === undefined) return {};
+  if (tls.extraCa === undefined) return tls;
+  const { extraCa, ...options } = tls;
+  return { ...options, secureContext: secureContextFor(tls, extraCa) };
 }

@@ -374,9 +374,11 @@ describe("connect(): broken proxies", () => {
   });
 
   test("bad proxy options are refused before anything is dialed", async () => {
-    for (const proxy of ["not a url", "ftp://127.0.0.1:21", "socks4://127.0.0.1:1080", { url: "" }, 42]) {
+    for (const proxy of ["not a url", "ftp://127.0.0.1:21", "socks4://127.0.0.1:1080", { url: "" }]) {
       const error = await rejection(connect("ws://192.0.2.1:9/", { proxy: proxy as ConnectOptions["proxy"] }));
       assert.equal((error as WebSocketError).code, "INVALID_PROXY", String(proxy));
     }
+    // Not a proxy at all: the option table's INVALID_OPTION (see options.test.ts).
+    assert.equal(((await rejection(connect("ws://192.0.2.1:9/", { proxy: 42 as never }))) as WebSocketError).code, "INVALID_OPTION");
   });
 });

@@ -266,10 +266,7 @@ describe("reconnecting(): the queue of messages sent while disconnected", () => 
     await feed.close();
   });
 
-  test("bad options are refused at once", () => {
-    for (const options of [{ reconnect: { initialDelay: -1 } }, { reconnect: { factor: 0.5 } }, { reconnect: { maxAttempts: 0 } }, { queue: { overflow: "drop-newest" } }, { queue: { limit: -1 } }]) {
-      assert.throws(() => reconnecting("ws://127.0.0.1:9/", options as never), UsageError, JSON.stringify(options));
-    }
+  test("a URL that can never work is refused at once (bad options: see options.test.ts)", () => {
     assert.throws(() => reconnecting("ftp://127.0.0.1/"), UsageError);
   });
 });

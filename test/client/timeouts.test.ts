@@ -93,10 +93,10 @@ describe("connect(): timeouts per phase", () => {
   });
 
   test("bad timeout values are refused at once", async () => {
-    const bad: ConnectOptions[] = [{ timeout: 0 }, { timeout: -1 }, { timeout: Number.NaN }, { timeouts: { tls: 0 } }, { timeouts: { connect: 5 } as never }, { timeouts: 5 as never }];
+    const bad: ConnectOptions[] = [{ timeout: 0 }, { timeout: -1 }, { timeout: Number.NaN }, { timeouts: { tls: 0 } }, { timeouts: 5 as never }];
     for (const options of bad) {
       const error = await rejection(connect("ws://192.0.2.1:9/", options));
-      assert.equal((error as WebSocketError).code, "INVALID_TIMEOUT", JSON.stringify(options));
+      assert.equal((error as WebSocketError).code, "INVALID_OPTION", JSON.stringify(options));
     }
   });
 });
