@@ -167,6 +167,26 @@ describe("reconnecting(): when not to reconnect", () => {
     assert.deepEqual(retries, [2, 3]);
   });
 
+  test("backoff: each wait is drawn between 0 and a bound that grows by factor up to maxDelay (full jitter)", async () => {
+    const port = await closedPort();
+    const policy = { initialDelay: 8, factor: 2, maxDelay: 40, maxAttempts: 12 };
+    const feed = reconnecting(`ws://${LOOPBACK}:${port}/`, { reconnect: policy });
+    const retries: Array<{ attempt: number; delay: number }> = [];
+    feed.on("retry", (event) => retries.push(event));
+    assert.equal((await deadline(feed.closed, 10_000, "the end")).cause, "max-attempts");
+    assert.deepEqual(
+      retries.map((r) => r.attempt),
+      [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+    );
+    const bounds = retries.map((r) => Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (r.attempt - 2)));
+    assert.deepEqual(bounds, [8, 16, 32, 40, 40, 40, 40, 40, 40, 40, 40]);
+    for (const [i, { delay }] of retries.entries()) {
+      assert.ok(Number.isInteger(delay) && delay >= 0 && delay <= bounds[i]!, `wait ${delay} before attempt ${retries[i]!.attempt}, bound ${bounds[i]}`);
+    }
+    // Jittered, not the bound itself every time (eleven uniform draws all at the top are practically impossible).
+    assert.ok(retries.some((r, i) => r.delay < bounds[i]! - 1), retries.map((r) => r.delay).join(" "));
+  });
+
   test("a deadline ends the attempts", async () => {
     const port = await closedPort();
     const feed = reconnecting(`ws://${LOOPBACK}:${port}/`, { reconnect: { initialDelay: 50, maxDelay: 50, deadline: 200 } });
