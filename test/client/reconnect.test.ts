@@ -187,6 +187,36 @@ describe("reconnecting(): when not to reconnect", () => {
     assert.ok(retries.some((r, i) => r.delay < bounds[i]! - 1), retries.map((r) => r.delay).join(" "));
   });
 
+  test("maxAttempts counts connections that drop before stableAfter; one that stayed up starts the count over", async () => {
+    let holdMs = 0;
+    let connections = 0;
+    const server = await serve({ port: 0, host: LOOPBACK }, async (ws) => {
+      connections++;
+      if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
+      await ws.close(1012, "restarting");
+    });
+    try {
+      // Dropped at once: three connections, none stable, then it gives up.
+      const flaky = reconnecting(`ws://${LOOPBACK}:${server.port}/`, { reconnect: { ...fast, maxAttempts: 3, stableAfter: 5000 } });
+      const end = await deadline(flaky.closed, 10_000, "the end");
+      assert.equal(end.cause, "max-attempts");
+      assert.equal(connections, 3);
+
+      // Up for 300 ms each, stable after 20: every drop starts the count over, so it goes past maxAttempts.
+      holdMs = 300;
+      connections = 0;
+      const steady = reconnecting(`ws://${LOOPBACK}:${server.port}/`, { reconnect: { ...fast, maxAttempts: 2, stableAfter: 20 } });
+      const attempts: number[] = [];
+      steady.on("open", (_ws, { attempt }) => attempts.push(attempt));
+      for (let i = 0; i < 4; i++) await next(steady, "disconnect");
+      assert.equal(steady.state === "closed", false, "still reconnecting after four drops");
+      assert.deepEqual(attempts.slice(0, 4), [1, 1, 1, 1]);
+      await steady.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a deadline ends the attempts", async () => {
     const port = await closedPort();
     const feed = reconnecting(`ws://${LOOPBACK}:${port}/`, { reconnect: { initialDelay: 50, maxDelay: 50, deadline: 200 } });
