@@ -199,7 +199,7 @@ function connectResponse(socket: Socket, proxy: Proxy, limits: HttpLimits): Prom
       } catch (error) {
         done();
         const detail = error instanceof HandshakeError ? error.message : String(error);
-        return reject(new ProxyError("PROXY_FAILED", `proxy ${proxy.display} answered CONNECT with something that is not HTTP: ${detail}`, { proxy: proxy.display, cause: error }));
+        return reject(new ProxyError("PROXY_FAILED", `proxy ${proxy.display} answered CONNECT with something that is not a valid HTTP answer (within the header limits): ${detail}`, { proxy: proxy.display, cause: error }));
       }
       if (result === null) return;
       done();

@@ -330,12 +330,14 @@ describe("connect() through a SOCKS5 proxy (microsocks)", { skip: microsocksUnav
 
 describe("connect(): broken proxies", () => {
   let raw: RawServer;
-  let mode: "hang-up" | "silent" | "502" = "hang-up";
+  let mode: "hang-up" | "silent" | "502" | "garbage" | "endless" = "hang-up";
   before(async () => {
     raw = await listenRaw((socket) => {
       socket.once("data", () => {
         if (mode === "hang-up") socket.destroy();
         else if (mode === "502") socket.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        else if (mode === "garbage") socket.write("SSH-2.0-OpenSSH_9.2\r\n\r\n");
+        else if (mode === "endless") socket.write(`HTTP/1.1 200 OK\r\n${"X-Filler: 0123456789abcdef0123456789abcdef\r\n".repeat(8192)}`);
       });
     });
   });
@@ -355,6 +357,16 @@ describe("connect(): broken proxies", () => {
     assert.ok(error instanceof ProxyError, String(error));
     assert.equal(error.status, 502);
     assert.equal(error.statusText, "Bad Gateway");
+  });
+
+  test("a proxy answering something that is not HTTP, or a head past the limits: ProxyError PROXY_FAILED", async () => {
+    for (const [what, message] of [["garbage", /not a valid HTTP answer/], ["endless", /not a valid HTTP answer.*header fields/]] as const) {
+      mode = what;
+      const error = await rejection(connect("ws://192.0.2.1:9/", { proxy: `http://${LOOPBACK}:${raw.port}`, timeout: 5000 }));
+      assert.ok(error instanceof ProxyError, `${what}: ${String(error)}`);
+      assert.equal(error.code, "PROXY_FAILED");
+      assert.match(error.message, message);
+    }
   });
 
   test("a proxy that never answers CONNECT: ConnectTimeoutError in phase PROXY", async () => {
