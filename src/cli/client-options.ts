@@ -16,6 +16,8 @@ export const CLIENT_OPTION_SPECS = {
   ca: { type: "string" },
   insecure: { type: "boolean", short: "k" },
   compress: { type: "boolean" },
+  proxy: { type: "string" },
+  "no-proxy": { type: "boolean" },
   "max-message-size": { type: "string" },
   "max-frame-size": { type: "string" },
   timeout: { type: "string" },
@@ -30,6 +32,10 @@ export const CLIENT_OPTIONS_HELP = `Connection options:
       --ca FILE                trust this CA certificate (PEM) for wss://
   -k, --insecure               do not verify the server's TLS certificate
       --compress               offer permessage-deflate
+      --proxy URL              connect through this proxy: http://, https://, socks5:// or socks5h://,
+                               user:password@ allowed (default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY
+                               and NO_PROXY from the environment, as curl reads them)
+      --no-proxy               connect directly, whatever the environment says
       --max-message-size SIZE  largest message accepted (like 64k, 16m; default 64m)
       --max-frame-size SIZE    largest frame accepted (default 64m)
       --timeout S              seconds allowed to connect and complete the handshake (default 10)`;
@@ -67,6 +73,10 @@ export function clientOptionsFrom(values: OptionValues): ConnectOptions {
     };
   }
   if (flag(values, "compress")) options.compression = true;
+  const proxy = stringOption(values, "proxy");
+  if (proxy !== undefined && flag(values, "no-proxy")) throw usageError("--proxy and --no-proxy exclude each other");
+  if (proxy !== undefined) options.proxy = proxy;
+  if (flag(values, "no-proxy")) options.proxy = false;
   const maxMessageSize = sizeOption(values, "max-message-size", undefined, 1);
   if (maxMessageSize !== undefined) options.maxMessageSize = maxMessageSize;
   const maxFrameSize = sizeOption(values, "max-frame-size", undefined, 1);

@@ -2,7 +2,7 @@
  * How a `wsx` command ends: its exit codes, the typed error that carries
  * one, and the mapping from any error to a code and a one-line message.
  */
-import { HandshakeError, TimeoutError, UsageError, WebSocketError } from "../index.js";
+import { HandshakeError, ProxyError, TimeoutError, UsageError, WebSocketError } from "../index.js";
 
 /** Exit codes shared by every command, so scripts can tell what happened. */
 export const ExitCode = {
@@ -12,7 +12,7 @@ export const ExitCode = {
   ABNORMAL_CLOSE: 1,
   /** Bad command line: unknown option, missing or invalid value. */
   USAGE: 2,
-  /** Could not connect or listen: refused, unreachable, TLS failure, timeout. */
+  /** Could not connect or listen: refused, unreachable, TLS failure, timeout, a proxy that refused or failed. */
   UNREACHABLE: 3,
   /** The server answered the handshake with an HTTP status other than 101. */
   REFUSED: 4,
@@ -25,7 +25,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  connected and closed normally
   1  the connection ended abnormally (dropped, or closed with an error code)
   2  usage error (unknown option, bad value)
-  3  could not connect or listen (refused, unreachable, TLS, timeout)
+  3  could not connect or listen (refused, unreachable, TLS, timeout, proxy)
   4  the server refused the handshake with an HTTP status (printed)`;
 
 /** A command failed in a way the user should be told about in one line, with this exit code. */
@@ -47,7 +47,7 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof CommandError) return error.exitCode;
   if (error instanceof UsageError) return ExitCode.USAGE;
   if (error instanceof HandshakeError) return refusedStatus(error) !== null ? ExitCode.REFUSED : ExitCode.UNREACHABLE;
-  if (error instanceof TimeoutError) return ExitCode.UNREACHABLE;
+  if (error instanceof TimeoutError || error instanceof ProxyError) return ExitCode.UNREACHABLE;
   if (error instanceof WebSocketError && (error.code === "CONNECT_FAILED" || error.code === "ABORTED")) return ExitCode.UNREACHABLE;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") return ExitCode.UNREACHABLE;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerRequest, type WebSocketServer } from "../../src/index.js";
 import { runWsx, startWsxServe, type ServeProcess } from "../helpers/process.js";
+import { startTinyproxy, tinyproxyUnavailable, type RunningProxy } from "../helpers/proxies.js";
 
 const CERT = fileURLToPath(new URL("../../../test/fixtures/cert.pem", import.meta.url));
 const KEY = fileURLToPath(new URL("../../../test/fixtures/key.pem", import.meta.url));
@@ -204,5 +205,54 @@ describe("wsx connect against in-process servers", () => {
     const result = await runWsx(["connect", "-x", "bare", "-n", "1", "--wait", "10", `127.0.0.1:${server.port}/bare`]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(lastRequest!.path, "/bare");
+  });
+});
+
+describe("wsx connect through a real proxy (tinyproxy)", { skip: tinyproxyUnavailable() }, () => {
+  let echo: ServeProcess;
+  let proxy: RunningProxy;
+  before(async () => {
+    echo = await startWsxServe(["--echo"]);
+    proxy = await startTinyproxy({ auth: { username: "alice", password: "s3cret" } });
+  });
+  after(async () => {
+    await proxy.stop();
+    await echo.child.stop();
+  });
+  const tunnels = (): number => proxy.log().split("\n").filter((line) => line.includes(`CONNECT 127.0.0.1:${echo.port} `)).length;
+  const withCredentials = (): string => proxy.url.replace("http://", "http://alice:s3cret@");
+
+  test("--proxy URL with user:password@: the connection goes through the proxy's tunnel", async () => {
+    const before = tunnels();
+    const result = await runWsx(["connect", "--json", "--proxy", withCredentials(), "-x", "via proxy", "-n", "1", echo.url("/")]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(
+      records(result.stdout).filter((r) => r.event === "message").map((r) => `${r.direction}:${r.data}`),
+      ["out:via proxy", "in:via proxy"],
+    );
+    assert.equal(tunnels(), before + 1, proxy.log());
+  });
+
+  test("a proxy that refuses (407 without credentials): exit 3 and one line", async () => {
+    const result = await runWsx(["connect", "--proxy", proxy.url, "-x", "hi", echo.url("/")]);
+    assert.equal(result.code, 3, result.stdout + result.stderr);
+    assert.match(result.stderr, /^wsx connect: .*407.*\n$/);
+  });
+
+  test("HTTP_PROXY from the environment is used; --no-proxy connects directly", async () => {
+    const env = { HTTP_PROXY: proxy.url, http_proxy: proxy.url };
+    const viaEnv = await runWsx(["connect", "-x", "hi", echo.url("/")], { env });
+    assert.equal(viaEnv.code, 3, `the environment's proxy (no credentials) refused: ${viaEnv.stderr}`);
+    const before = tunnels();
+    const direct = await runWsx(["connect", "--no-proxy", "-x", "hi", "-n", "1", echo.url("/")], { env });
+    assert.equal(direct.code, 0, direct.stdout + direct.stderr);
+    assert.equal(direct.stdout, "> hi\n< hi\n");
+    assert.equal(tunnels(), before, "no tunnel for --no-proxy");
+  });
+
+  test("--proxy with --no-proxy is a usage error", async () => {
+    const result = await runWsx(["connect", "--proxy", proxy.url, "--no-proxy", echo.url("/")]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, "wsx connect: --proxy and --no-proxy exclude each other\n");
   });
 });
