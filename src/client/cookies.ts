@@ -14,7 +14,9 @@ import type { OptionRule } from "../core/index.js";
  * only over TLS.
  */
 export interface CookieJarLike {
+  /** The `Cookie` header value for a request to `url` ("" for none). */
   getCookieString(url: string): string | Promise<string>;
+  /** Keep a `Set-Cookie` value the server at `url` sent. */
   setCookie(cookie: string, url: string): unknown;
 }
 

@@ -61,6 +61,7 @@ export interface ReconnectingOptions extends ConnectOptions {
   onOpen?: (ws: WebSocket, info: OpenInfo) => void | Promise<void>;
 }
 
+/** What `onOpen` and the `open` event are told about a new connection. */
 export interface OpenInfo {
   /** Which attempt of the current streak opened it (1 for a first try). */
   attempt: number;
@@ -105,13 +106,16 @@ export interface ReconnectEnd {
   error?: Error;
 }
 
+/** The events of a {@link ReconnectingWebSocket}. */
 export interface ReconnectingEvents {
+  /** A connection opened (after `onOpen` ran). */
   open: [ws: WebSocket, info: OpenInfo];
   disconnect: [event: DisconnectEvent];
   "attempt-failed": [event: AttemptFailedEvent];
   retry: [event: RetryEvent];
   message: [message: Message];
   close: [end: ReconnectEnd];
+  /** A listener is being added (Node's EventEmitter event). */
   newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
 
