@@ -83,7 +83,7 @@ interface Target {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
-  connectionSettings(options); // bad options fail before any connection is made
+  checkConnectOptions(options); // bad options fail before any connection is made
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;
@@ -97,6 +97,19 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       target = resolveTarget(new URL(location, httpUrl(target.url)), { ...options, params: undefined }, target.secure);
     }
   }
+}
+
+/**
+ * Check `options` as {@link connect} does before it dials: throws the same
+ * {@link UsageError} for a bad option (limits, backpressure, liveness,
+ * subprotocols, compression), and connects nothing. For facades such as
+ * `wsx/web`, whose constructors must refuse bad options at once although the
+ * connection itself is attempted later.
+ */
+export function checkConnectOptions(options: ConnectOptions): void {
+  connectionSettings(options);
+  offeredProtocols(options.protocols);
+  extensionFactories(options.compression);
 }
 
 function redirectLocation(error: unknown): string | null {

@@ -1,2 +1,2 @@
 /** The client: connect() and its options. */
-export { connect, type ConnectOptions } from "./connect.js";
+export { checkConnectOptions, connect, type ConnectOptions } from "./connect.js";
