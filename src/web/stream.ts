@@ -14,7 +14,7 @@ import { noop } from "../node/promises.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, type BufferSource } from "./data.js";
 import { checkProtocols, isBadPort, webSocketURL } from "./url.js";
-import { domException, enforceUnsignedShort, toDOMString } from "./webidl.js";
+import { domException, enforceUnsignedShort, toDOMString, toSequence } from "./webidl.js";
 
 /** What the readable yields: text messages as strings, binary ones as Uint8Array. */
 export type WebSocketStreamChunk = string | Uint8Array;
@@ -138,7 +138,7 @@ export class WebSocketStream {
     if (arguments.length === 0) throw new TypeError("Failed to construct 'WebSocketStream': 1 argument required, but only 0 present.");
     this.#url = webSocketURL(toDOMString(url));
     const { protocols, signal, ...rest } = options ?? {};
-    const offered = protocols === undefined ? [] : Array.from(protocols, toDOMString);
+    const offered = protocols === undefined ? [] : toSequence(protocols);
     checkProtocols(offered);
     const connectOptions: ConnectOptions = { ...rest, ...FACADE_OPTIONS, protocols: offered, signal: this.#abort!.signal };
     checkConnectOptions(connectOptions);
@@ -240,7 +240,7 @@ export class WebSocketStream {
     const aborted = this.#handshakeAborted;
     this.#state = CLOSED;
     if (aborted) return;
-    this.#rejectOpened(WebSocketError.closed("the WebSocket connection could not be established", 1006, ""));
+    this.#rejectOpened(new WebSocketError("the WebSocket connection could not be established"));
     this.#rejectClosed(WebSocketError.closed("the WebSocket connection was closed uncleanly", 1006, ""));
   }
 

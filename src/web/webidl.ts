@@ -47,15 +47,17 @@ function toNumber(value: unknown): number {
   return Number(value);
 }
 
+/** `sequence<DOMString>`: an iterable object, each item converted; anything else is a TypeError. */
+export function toSequence(value: unknown): string[] {
+  const iterator = typeof value === "object" && value !== null ? (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] : undefined;
+  if (typeof iterator !== "function") throw new TypeError("protocols must be a sequence of strings");
+  return Array.from(value as Iterable<unknown>, toDOMString);
+}
+
 /**
- * `(DOMString or sequence<DOMString>)`: an iterable object is a sequence,
- * anything else (null included) one string.
+ * `(DOMString or sequence<DOMString>)`: an object is a sequence, anything
+ * else (null included) one string.
  */
 export function toStringList(value: unknown): string[] {
-  if (typeof value === "object" && value !== null) {
-    const iterator = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-    if (typeof iterator !== "function") throw new TypeError("protocols must be a string or a sequence of strings");
-    return Array.from(value as Iterable<unknown>, toDOMString);
-  }
-  return [toDOMString(value)];
+  return typeof value === "object" && value !== null ? toSequence(value) : [toDOMString(value)];
 }
