@@ -193,6 +193,10 @@ export class WebSocketStream {
    * 1000 or 3000-4999, `reason` at most 123 bytes of UTF-8.
    */
   close(closeInfo?: WebSocketCloseInfo): void {
+    // A Web IDL dictionary: undefined and null are empty, other non-objects a TypeError.
+    if (closeInfo !== undefined && closeInfo !== null && typeof closeInfo !== "object" && typeof closeInfo !== "function") {
+      throw new TypeError("close() takes an object with closeCode and reason");
+    }
     const code = closeInfo?.closeCode === undefined ? null : enforceUnsignedShort(closeInfo.closeCode);
     const reason = closeInfo?.reason === undefined ? "" : toDOMString(closeInfo.reason);
     this.#close(code, reason);
@@ -267,7 +271,11 @@ export class WebSocketStream {
         this.#writable = controller;
       },
       write: (chunk) => this.#write(chunk),
-      close: () => this.#close(null, ""),
+      // The writer's close() settles once the closing handshake is over, not when it starts.
+      close: () => {
+        this.#close(null, "");
+        return connection.closed.then(noop);
+      },
       abort: (reason) => this.#closeUsingReason(reason),
     });
     void connection.closed.then((info) => this.#onClosed(info));

@@ -56,6 +56,8 @@ export const STREAM_SCENARIOS = [
   "stream-drop",
   "stream-writer-close",
   "stream-cancel-with-error",
+  "stream-close-while-connecting",
+  "stream-close-arguments",
 ] as const;
 
 export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Promise<unknown[]> {
@@ -593,6 +595,33 @@ export async function runStreamScenario(WSS: Ctor, name: string, env: ScenarioEn
       await readable.cancel(new (globalThis as any).WebSocketError("stop", { closeCode: 4005, reason: "cancelled" }));
       log.push(await settle("closed", wss.closed));
       await serverSaw("stream-cancel");
+      break;
+    }
+    case "stream-close-while-connecting": {
+      const wss = new WSS(`${env.ws}/echo`);
+      wss.close();
+      await settle("opened", wss.opened);
+      await settle("closed", wss.closed);
+      break;
+    }
+    case "stream-close-arguments": {
+      const a = new WSS(`${env.ws}/echo?id=stream-reason-only`);
+      await a.opened;
+      attempt("close(true)", () => a.close(true));
+      attempt("close('x')", () => a.close("x"));
+      a.close({ reason: "only a reason" });
+      log.push(await settle("closed (reason only)", a.closed));
+      await serverSaw("stream-reason-only");
+      const b = new WSS(`${env.ws}/echo?id=stream-abort-object`);
+      const { writable } = await b.opened;
+      await writable.abort({ closeCode: 3456, reason: "ignored" });
+      log.push(await settle("closed (abort with a plain object)", b.closed));
+      await serverSaw("stream-abort-object");
+      const c = new WSS(`${env.ws}/echo?id=stream-null`);
+      await c.opened;
+      c.close(null);
+      log.push(await settle("closed (null)", c.closed));
+      await serverSaw("stream-null");
       break;
     }
     default:
