@@ -44,6 +44,9 @@ export const SCENARIOS = [
   "http-url",
   "blob-order",
   "json",
+  "close-in-message-handler",
+  "conversions",
+  "payload-lengths",
 ] as const;
 
 /** Names of the WebSocketStream scenarios. */
@@ -438,6 +441,42 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Pro
       ws.send(new Blob([]));
       log.push({ buffered: ws.bufferedAmount });
       await messages(ws, 5);
+      ws.close();
+      await closed;
+      break;
+    }
+    case "close-in-message-handler": {
+      // Messages that arrive after close() was called are not dispatched (the ready state is not OPEN).
+      const ws = new WS(`${env.ws}/send3-close`);
+      ws.addEventListener("message", () => ws.close(), { once: true });
+      await record(ws);
+      break;
+    }
+    case "conversions": {
+      const ws = new WS(`${env.ws}/echo?id=conversions`);
+      const closed = record(ws);
+      await opened(ws);
+      ws.send(null);
+      ws.send(123);
+      ws.send({});
+      ws.send("\uD800 lone \uDC00");
+      log.push({ buffered: ws.bufferedAmount });
+      await messages(ws, 4);
+      attempt("reason of 42 lone surrogates (126 bytes)", () => ws.close(4000, "\uD800".repeat(42)));
+      ws.close(4000, "\uD800".repeat(41));
+      await closed;
+      await serverSaw("conversions");
+      break;
+    }
+    case "payload-lengths": {
+      const ws = new WS(`${env.ws}/echo`);
+      ws.binaryType = "arraybuffer";
+      const closed = record(ws);
+      await opened(ws);
+      for (const length of [125, 126, 127, 65535, 65536, 65537]) ws.send(bytes(length, length));
+      ws.send("x".repeat(126));
+      ws.send("é".repeat(32768));
+      await messages(ws, 8);
       ws.close();
       await closed;
       break;
