@@ -1,6 +1,7 @@
 /**
- * Every `@example` in the public API's TSDoc runs as a program: imports of
- * "wsx" / "wsx/core" point at the build, fixed ports become ephemeral ones
+ * Every `@example` in the public API's TSDoc, and every README block marked
+ * `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core" and
+ * "wsx/web" point at the build, fixed ports become ephemeral ones
  * (a local echo server stands in for "the server" the examples talk to),
  * and the program must finish without throwing.
  */
@@ -18,6 +19,7 @@ import { serve, type WebSocketServer } from "../../src/index.js";
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const distIndex = pathToFileURL(join(root, "dist/src/index.js")).href;
 const distCore = pathToFileURL(join(root, "dist/src/core/index.js")).href;
+const distWeb = pathToFileURL(join(root, "dist/src/web/index.js")).href;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -40,9 +42,18 @@ function examples(file: string): string[] {
   return found;
 }
 
-const all = sourceFiles(join(root, "src")).flatMap((file) =>
-  examples(file).map((code, index) => ({ name: `${file.slice(root.length)} #${index + 1}`, code })),
-);
+/** The code of each ```ts fence in the README that follows a `<!-- runnable -->` line. */
+function runnableReadmeBlocks(): string[] {
+  const text = readFileSync(join(root, "README.md"), "utf8");
+  return [...text.matchAll(/<!-- runnable -->\s*\n```ts\n([\s\S]*?)\n```/g)].map((match) => match[1]!);
+}
+
+const all = [
+  ...sourceFiles(join(root, "src")).flatMap((file) =>
+    examples(file).map((code, index) => ({ name: `${file.slice(root.length)} #${index + 1}`, code })),
+  ),
+  ...runnableReadmeBlocks().map((code, index) => ({ name: `README.md runnable #${index + 1}`, code })),
+];
 
 describe("TSDoc examples run", () => {
   let echo: WebSocketServer;
@@ -60,6 +71,7 @@ describe("TSDoc examples run", () => {
 
   test("there are examples to run", () => {
     assert.ok(all.length >= 4, `found ${all.length}`);
+    assert.ok(runnableReadmeBlocks().length >= 1, "the README marks runnable blocks");
   });
 
   for (const example of all) {
@@ -67,6 +79,7 @@ describe("TSDoc examples run", () => {
       const usesNode = /\b(connect|serve|WebSocketServer)\b/.test(example.code);
       let code = example.code
         .replace(/from "wsx\/core"/g, `from "${distCore}"`)
+        .replace(/from "wsx\/web"/g, `from "${distWeb}"`)
         .replace(/from "wsx"/g, `from "${distIndex}"`)
         .replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${echo.port}`)
         .replace(/port: \d+/g, "port: 0");
