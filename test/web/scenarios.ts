@@ -308,9 +308,13 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Pro
       construct("control in protocol", url, ["a\u0001"]);
       construct("valid token characters", url, ["!#$%&'*+-.^_`|~09azAZ"]);
       construct("url object", new URL(url));
+      attempt("called without new", () => WS(url));
       const ws = made[made.length - 1];
       attempt("send while connecting", () => ws.send("x"));
       for (const [what, args] of [
+        ["close 0", [0]],
+        ["close 500", [500]],
+        ["close 2**16+1000 (clamped)", [0x10000 + 1000]],
         ["close 999", [999]],
         ["close 1001", [1001]],
         ["close 1005", [1005]],
