@@ -7,13 +7,14 @@
  * the server); a write resolves once the socket took the bytes, so a writer
  * that awaits its writes never buffers more than the socket holds.
  */
-import { checkConnectOptions, connect, type ConnectOptions } from "../client/index.js";
+import type { ConnectOptions } from "../client/index.js";
 import type { Message } from "../core/index.js";
 import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { noop } from "../node/promises.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, type BufferSource } from "./data.js";
-import { checkProtocols, isBadPort, webSocketURL } from "./url.js";
+import { establish, facadeOptions } from "./establish.js";
+import { checkProtocols, webSocketURL } from "./url.js";
 import { domException, enforceUnsignedShort, toDOMString, toSequence } from "./webidl.js";
 
 /** What the readable yields: text messages as strings, binary ones as Uint8Array. */
@@ -93,9 +94,6 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-/** The standard queues without limit; each write waits for the socket anyway. */
-const FACADE_OPTIONS = { maxBackpressure: Infinity, backpressure: "wait", deliver: "messages", autoClose: true } as const;
-
 /**
  * A WebSocket as a pair of web streams.
  *
@@ -140,8 +138,7 @@ export class WebSocketStream {
     const { protocols, signal, ...rest } = options ?? {};
     const offered = protocols === undefined ? [] : toSequence(protocols);
     checkProtocols(offered);
-    const connectOptions: ConnectOptions = { ...rest, ...FACADE_OPTIONS, protocols: offered, signal: this.#abort!.signal };
-    checkConnectOptions(connectOptions);
+    const connectOptions = facadeOptions(rest, offered, this.#abort!.signal);
     // Marked handled: a program that awaits only one of them must not die of the other's rejection.
     this.#opened = new Promise<WebSocketOpenInfo>((resolve, reject) => {
       this.#resolveOpened = resolve;
@@ -163,11 +160,9 @@ export class WebSocketStream {
       }
       signal.addEventListener("abort", () => this.#aborted(signal.reason), { once: true });
     }
-    if (isBadPort(this.#url)) {
-      setImmediate(() => this.#notEstablished());
-      return;
-    }
-    connect(this.#url, connectOptions).then(
+    establish(
+      this.#url,
+      connectOptions,
       (connection) => this.#established(connection),
       () => this.#notEstablished(),
     );

@@ -4,13 +4,14 @@
  * moves the frames, and this class only keeps the standard's state and
  * fires its events.
  */
-import { checkConnectOptions, connect, type ConnectOptions } from "../client/index.js";
+import type { ConnectOptions } from "../client/index.js";
 import type { Message } from "../core/index.js";
 import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, payloadSize, type BufferSource } from "./data.js";
 import { CloseEvent, EventHandlers, type EventHandler } from "./events.js";
-import { checkProtocols, isBadPort, webSocketURL } from "./url.js";
+import { establish, facadeOptions } from "./establish.js";
+import { checkProtocols, webSocketURL } from "./url.js";
 import { clampUnsignedShort, domException, toDOMString, toStringList } from "./webidl.js";
 
 /** How binary messages are handed out: `Blob` (the default), `ArrayBuffer`, or a Node `Buffer` (as in `ws`). */
@@ -40,9 +41,6 @@ class HeldClose {
     readonly reason: string,
   ) {}
 }
-
-/** Options every facade connection gets: the standard queues sends without limit and reads whole messages. */
-const FACADE_OPTIONS = { maxBackpressure: Infinity, backpressure: "wait", deliver: "messages", autoClose: true } as const;
 
 /**
  * The WHATWG `WebSocket`, for code written for browsers (or for Node's
@@ -114,13 +112,10 @@ export class WebSocket extends EventTarget {
     this.#origin = this.#url.origin;
     const offered = protocols === undefined ? [] : toStringList(protocols);
     checkProtocols(offered);
-    const connectOptions: ConnectOptions = { ...options, ...FACADE_OPTIONS, protocols: offered, signal: this.#abort!.signal };
-    checkConnectOptions(connectOptions);
-    if (isBadPort(this.#url)) {
-      this.#failLater();
-      return;
-    }
-    connect(this.#url, connectOptions).then(
+    const connectOptions = facadeOptions(options, offered, this.#abort!.signal);
+    establish(
+      this.#url,
+      connectOptions,
       (connection) => this.#established(connection),
       () => this.#failLater(),
     );

@@ -13,8 +13,9 @@ import { after, before, describe, test } from "node:test";
 import { WebSocket as UndiciWebSocket, WebSocketError as UndiciWebSocketError, WebSocketStream as UndiciWebSocketStream } from "undici";
 import { WebSocket, WebSocketError, WebSocketStream } from "../../src/web/index.js";
 import { deadline } from "../helpers/net.js";
-import { chromiumAvailable, CHROMIUM, inPage, startBrowser, startScenarioServer, type BrowserPeer, type ScenarioServer } from "./peer.js";
-import { SCENARIOS, STREAM_SCENARIOS, runScenario, runStreamScenario } from "./scenarios.js";
+import { CHROMIUM_MISSING, chromiumAvailable } from "../helpers/chromium.js";
+import { inPage, startBrowser, startScenarioServer, type BrowserPeer, type ScenarioServer } from "./peer.js";
+import { SCENARIOS, STREAM_SCENARIOS, runScenario, runStreamScenario, scenarioTools } from "./scenarios.js";
 
 let server: ScenarioServer;
 let chrome: BrowserPeer | undefined;
@@ -127,13 +128,13 @@ async function compare(
 describe("WebSocket: wsx/web against Chromium's, scenario by scenario", () => {
   for (const name of SCENARIOS) {
     test(name, { timeout: 60_000 }, async (t) => {
-      if (!chromiumAvailable) return t.skip(`${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`);
+      if (!chromiumAvailable) return t.skip(CHROMIUM_MISSING);
       const env = server.env;
       await compare(
         t,
         name,
-        () => runScenario(WebSocket, name, env),
-        () => runScenario(UndiciWebSocket, name, env),
+        () => runScenario(WebSocket, name, env, scenarioTools),
+        () => runScenario(UndiciWebSocket, name, env, scenarioTools),
         () => inPage(chrome!.page, runScenario, "WebSocket", name, env),
       );
     });
@@ -143,13 +144,13 @@ describe("WebSocket: wsx/web against Chromium's, scenario by scenario", () => {
 describe("WebSocketStream: wsx/web against Chromium's, scenario by scenario", () => {
   for (const name of STREAM_SCENARIOS) {
     test(name, { timeout: 60_000 }, async (t) => {
-      if (!chromiumAvailable) return t.skip(`${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`);
+      if (!chromiumAvailable) return t.skip(CHROMIUM_MISSING);
       const env = server.env;
       await compare(
         t,
         name,
-        () => withGlobalError(WebSocketError, () => runStreamScenario(WebSocketStream, name, env)),
-        () => withGlobalError(UndiciWebSocketError, () => runStreamScenario(UndiciWebSocketStream, name, env)),
+        () => withGlobalError(WebSocketError, () => runStreamScenario(WebSocketStream, name, env, scenarioTools)),
+        () => withGlobalError(UndiciWebSocketError, () => runStreamScenario(UndiciWebSocketStream, name, env, scenarioTools)),
         () => inPage(chrome!.page, runStreamScenario, "WebSocketStream", name, env),
       );
     });

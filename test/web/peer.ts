@@ -5,25 +5,14 @@
  * reports the close frames the server received, and headless Chromium for
  * running the same scenarios in a real browser.
  */
-import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { WebSocketServer, type CloseInfo } from "../../src/index.js";
+import { launchChromium } from "../helpers/chromium.js";
 import { LOOPBACK, acceptFor, closePayload, serverFrame } from "../helpers/net.js";
-import type { ScenarioEnv } from "./scenarios.js";
+import { scenarioTools, type ScenarioEnv } from "./scenarios.js";
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const chromiumAvailable = existsSync(CHROMIUM);
-const LAUNCH_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-sync",
-];
 
 export interface ScenarioServer {
   env: ScenarioEnv;
@@ -134,7 +123,7 @@ export interface BrowserPeer {
 export async function startBrowser(): Promise<BrowserPeer> {
   const http = createServer((_, response) => response.writeHead(200, { "Content-Type": "text/html" }).end("<!doctype html><title>wsx</title>"));
   const port = await listen(http);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 20_000 });
+  const browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(`http://${LOOPBACK}:${port}/`, { timeout: 10_000 });
   return {
@@ -149,13 +138,13 @@ export async function startBrowser(): Promise<BrowserPeer> {
   };
 }
 
-/** Run a scenario function (by its source) in the page, with the page's own constructor `global`. */
+/** Run a scenario function (by its source, with the tools') in the page, with the page's own constructor `global`. */
 export function inPage(page: Page, run: (...args: never[]) => Promise<unknown[]>, global: string, name: string, env: ScenarioEnv): Promise<unknown[]> {
   return page.evaluate(
-    ([source, global, name, env]) => {
-      const scenario = (0, eval)(`(${source})`) as (ctor: unknown, name: string, env: unknown) => Promise<unknown[]>;
-      return scenario((globalThis as Record<string, unknown>)[global], name, env);
+    ([source, tools, global, name, env]) => {
+      const scenario = (0, eval)(`(${source})`) as (ctor: unknown, name: string, env: unknown, tools: unknown) => Promise<unknown[]>;
+      return scenario((globalThis as Record<string, unknown>)[global], name, env, (0, eval)(`(${tools})`));
     },
-    [run.toString(), global, name, env] as const,
+    [run.toString(), scenarioTools.toString(), global, name, env] as const,
   );
 }

@@ -4,7 +4,8 @@
  * wsx/web. Each returns a log of what the API showed: events with their
  * class, fields and readyState, attributes, exception names, and what the
  * server received. The functions below must stay self-contained (no imports,
- * nothing from module scope): the page evaluates their source.
+ * nothing from module scope): the page evaluates their source, and the
+ * tools they share come in as an argument.
  */
 
 /** Where the scenarios connect: the wsx test server (`ws`), its HTTP side (`http`), a port nobody listens on. */
@@ -63,8 +64,46 @@ export const STREAM_SCENARIOS = [
   "stream-close-arguments",
 ] as const;
 
-export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Promise<unknown[]> {
+/** What both scenario functions log with: outcomes of calls, of promises, and the server's view. */
+export function scenarioTools(log: unknown[], env: ScenarioEnv) {
+  const failure = (error: any): unknown => ({ name: error?.name, closeCode: error?.closeCode, reason: error?.reason });
+  return {
+    failure,
+    /** Log whether `action` threw, and the exception's name if it did. */
+    attempt(what: string, action: () => unknown): any {
+      try {
+        const result = action();
+        log.push([what, "ok"]);
+        return result;
+      } catch (error) {
+        log.push([what, (error as Error).name]);
+        return undefined;
+      }
+    },
+    /** Log whether `promise` resolved or rejected (and with what). */
+    async settle(what: string, promise: Promise<any>): Promise<any> {
+      try {
+        const value = await promise;
+        log.push([what, "resolved"]);
+        return value;
+      } catch (error) {
+        log.push([what, "rejected", failure(error)]);
+        return undefined;
+      }
+    },
+    /** Log the close frame the server received on the connection tagged `id`. */
+    async serverSaw(id: string): Promise<void> {
+      const response = await fetch(`${env.http}/closes?id=${id}`);
+      log.push({ server: await response.json() });
+    },
+  };
+}
+
+export type ScenarioTools = typeof scenarioTools;
+
+export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv, tools: ScenarioTools): Promise<unknown[]> {
   const log: unknown[] = [];
+  const { attempt, serverSaw } = tools(log, env);
   const pending: Array<Promise<unknown>> = [];
   const hash = (bytes: Uint8Array): number => {
     let h = 0;
@@ -81,16 +120,6 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Pro
     }
     if (data instanceof ArrayBuffer) return { kind, size: data.byteLength, hash: hash(new Uint8Array(data)) };
     return { kind };
-  };
-  const attempt = (what: string, action: () => unknown): unknown => {
-    try {
-      const result = action();
-      log.push([what, "ok"]);
-      return result;
-    } catch (error) {
-      log.push([what, (error as Error).name]);
-      return undefined;
-    }
   };
   /** Record every event of `ws`; resolves on close. */
   const record = (ws: any, tag = ""): Promise<void> =>
@@ -114,10 +143,6 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Pro
         if (got.length === count) resolve(got);
       });
     });
-  const serverSaw = async (id: string): Promise<void> => {
-    const response = await fetch(`${env.http}/closes?id=${id}`);
-    log.push({ server: await response.json() });
-  };
   const attributes = (ws: any): void => {
     log.push({
       url: ws.url,
@@ -504,38 +529,14 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv): Pro
   return log;
 }
 
-export async function runStreamScenario(WSS: Ctor, name: string, env: ScenarioEnv): Promise<unknown[]> {
+export async function runStreamScenario(WSS: Ctor, name: string, env: ScenarioEnv, tools: ScenarioTools): Promise<unknown[]> {
   const log: unknown[] = [];
+  const { attempt, settle, serverSaw, failure } = tools(log, env);
   const describe = (value: unknown): unknown => {
     if (typeof value === "string") return { kind: "string", text: value };
     const kind = Object.prototype.toString.call(value).slice(8, -1);
     const view = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array((value as Uint8Array).buffer, (value as Uint8Array).byteOffset, (value as Uint8Array).byteLength);
     return { kind, bytes: Array.from(view) };
-  };
-  const failure = (error: any): unknown => ({ name: error?.name, closeCode: error?.closeCode, reason: error?.reason });
-  const settle = async (what: string, promise: Promise<any>): Promise<any> => {
-    try {
-      const value = await promise;
-      log.push([what, "resolved"]);
-      return value;
-    } catch (error) {
-      log.push([what, "rejected", failure(error)]);
-      return undefined;
-    }
-  };
-  const attempt = (what: string, action: () => unknown): unknown => {
-    try {
-      const result = action();
-      log.push([what, "ok"]);
-      return result;
-    } catch (error) {
-      log.push([what, (error as Error).name]);
-      return undefined;
-    }
-  };
-  const serverSaw = async (id: string): Promise<void> => {
-    const response = await fetch(`${env.http}/closes?id=${id}`);
-    log.push({ server: await response.json() });
   };
 
   switch (name) {
