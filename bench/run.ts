@@ -563,7 +563,10 @@ interface ClientResult {
 
 const CLIENT = { connections: 10, window: 64, size: 32 };
 
-async function runClient(library: "wsx" | "ws", server: Running, options: Options): Promise<ClientResult> {
+/** Client libraries of the `client` scenario: wsx's API, wsx/web (the WHATWG WebSocket on wsx), ws, Node's WebSocket (undici). */
+type ClientLibrary = "wsx" | "wsx-web" | "ws" | "undici";
+
+async function runClient(library: ClientLibrary, server: Running, options: Options): Promise<ClientResult> {
   const name = `${library}-client`;
   const flags: string[] = [];
   let profileDir: string | null = null;
@@ -1108,7 +1111,7 @@ async function idleScenario(defs: ServerDef[], options: Options): Promise<Scenar
 }
 
 async function clientScenario(bun: string | null, options: Options): Promise<ScenarioResult> {
-  const libraries = ["wsx", "ws"].filter((l) => options.servers === null || options.servers.includes(l));
+  const libraries = ["wsx", "wsx-web", "ws", "undici"].filter((l) => options.servers === null || options.servers.includes(l));
   // Both clients run against the same server process, for three servers. wsx and Bun batch
   // their writes, so a client reads many messages at a time and what the client library
   // itself costs shows. ws writes every message with its own syscall, so against it any
@@ -1125,7 +1128,7 @@ async function clientScenario(bun: string | null, options: Options): Promise<Sce
           "client",
           names,
           options.reps,
-          (name) => runClient(name.split(" ")[0] as "wsx" | "ws", server, options),
+          (name) => runClient(name.split(" ")[0] as ClientLibrary, server, options),
           (r) =>
             `${fmt(r.throughput).padStart(9)} msg/s  client ${fmtSig(r.cpuPerUnit)} µs/msg (${fmt(r.clientCpu)}% CPU)  ` +
             `server ${fmt(r.serverCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
@@ -1139,7 +1142,8 @@ async function clientScenario(bun: string | null, options: Options): Promise<Sce
   return {
     name: "client",
     description:
-      `client libraries against one server process (wsx, ws, then bun): ${CLIENT.connections} connections × ${CLIENT.window} in flight, ` +
+      `client libraries (wsx, wsx/web, ws, Node's WebSocket = undici) against one server process (wsx, ws, then bun): ` +
+      `${CLIENT.connections} connections × ${CLIENT.window} in flight, ` +
       `${CLIENT.size}-byte binary; client CPU µs per message`,
     firstColumn: "client → server",
     rows,
@@ -1147,6 +1151,10 @@ async function clientScenario(bun: string | null, options: Options): Promise<Sce
       ["wsx → wsx", "ws → wsx"],
       ["wsx → ws", "ws → ws"],
       ["wsx → bun", "ws → bun"],
+      // What the browser API costs over wsx's own, and against the other standard WebSocket.
+      ["wsx-web → wsx", "wsx → wsx"],
+      ["wsx-web → wsx", "undici → wsx"],
+      ["wsx-web → bun", "undici → bun"],
     ]),
     ratioTitles: { cpuPerUnit: "CPU/msg", throughput: "msgs/s", rssMiB: "RSS" },
     targets: goals,
