@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { UsageError, type Message, type ServerRequest } from "../../src/index.js";
-import { CloseEvent, WebSocket } from "../../src/web/index.js";
+import { CloseEvent, WebSocket, WebSocketStream } from "../../src/web/index.js";
 import { deadline, eventually, tick } from "../helpers/net.js";
 import { withServer } from "../helpers/wsx.js";
 
@@ -195,6 +195,26 @@ describe("wsx/web WebSocket on Node", () => {
       void ws.send("second");
       await ws.close(1000);
     });
+  });
+
+  test("https: URLs mean wss: (TLS) for both constructors, and url shows wss:", async () => {
+    await withServer("tls", {}, async (server) => {
+      const https = server.url("/tls?x=1").replace(/^wss:/, "https:");
+      const ws = new WebSocket(https, [], server.clientOptions);
+      assert.equal(ws.url, server.url("/tls?x=1"));
+      await opened(ws);
+      ws.send("over tls");
+      assert.equal((await nextMessage(ws)).data, "over tls");
+      ws.close();
+      assert.equal((await closed(ws)).wasClean, true);
+      const stream = new WebSocketStream(https, server.clientOptions);
+      assert.equal(stream.url, server.url("/tls?x=1"));
+      const { readable, writable } = await deadline(stream.opened, 5000, "stream opened");
+      await writable.getWriter().write("stream over tls");
+      assert.equal((await readable.getReader().read()).value, "stream over tls");
+      stream.close();
+      await deadline(stream.closed, 5000, "stream closed");
+    }, echo);
   });
 
   test("received messages keep arriving in order under a burst (no message is lost or reordered)", async () => {
