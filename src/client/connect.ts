@@ -128,10 +128,10 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
  * {@link UsageError} for a bad option (limits, backpressure, liveness,
  * subprotocols, compression), and connects nothing. For facades such as
  * `wsx/web`, whose constructors must refuse bad options at once although the
- * connection itself is attempted later.
+ * connection itself is attempted later; `where` names the caller in errors.
  */
-export function checkConnectOptions(options: ConnectOptions): void {
-  checkOptions(options, CONNECT_OPTIONS, "connect()");
+export function checkConnectOptions(options: ConnectOptions, where = "connect()"): void {
+  checkOptions(options, CONNECT_OPTIONS, where);
   connectionSettings(options);
   offeredProtocols(options.protocols);
   extensionFactories(options.compression);

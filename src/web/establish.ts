@@ -4,6 +4,7 @@
  * ports, a failure without dialling).
  */
 import { checkConnectOptions, connect, type ConnectOptions } from "../client/index.js";
+import { UsageError } from "../core/index.js";
 import type { WebSocket as Connection } from "../node/index.js";
 import { isBadPort } from "./url.js";
 
@@ -14,10 +15,22 @@ import { isBadPort } from "./url.js";
  */
 const FACADE_OPTIONS = { maxBackpressure: Infinity, backpressure: "wait", deliver: "messages", autoClose: true } as const;
 
-/** The application's connect() options with the facade's own; throws wsx's UsageError for a bad one. */
-export function facadeOptions(options: object | undefined, protocols: string[], signal: AbortSignal): ConnectOptions {
+/** The connect() options the facades set themselves, which the application cannot give. */
+export type FacadeOption = keyof typeof FACADE_OPTIONS;
+
+/**
+ * The application's connect() options with the facade's own; throws wsx's
+ * UsageError for a bad one, and UNKNOWN_OPTION for one the facade sets
+ * itself (the standard fixes it), rather than silently overriding it.
+ */
+export function facadeOptions(options: object | undefined, protocols: string[], signal: AbortSignal, where: string): ConnectOptions {
+  for (const name of Object.keys(FACADE_OPTIONS)) {
+    if (options !== undefined && options !== null && (options as Record<string, unknown>)[name] !== undefined) {
+      throw new UsageError("UNKNOWN_OPTION", `${where} has no option "${name}": the WebSocket standard fixes it (wsx/web sets ${name}: ${String(FACADE_OPTIONS[name as keyof typeof FACADE_OPTIONS])})`);
+    }
+  }
   const merged: ConnectOptions = { ...options, ...FACADE_OPTIONS, protocols, signal };
-  checkConnectOptions(merged);
+  checkConnectOptions(merged, where);
   return merged;
 }
 

@@ -13,7 +13,7 @@ import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { noop } from "../node/promises.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, type BufferSource } from "./data.js";
-import { establish, facadeOptions } from "./establish.js";
+import { establish, facadeOptions, type FacadeOption } from "./establish.js";
 import { checkProtocols, webSocketURL } from "./url.js";
 import { domException, enforceUnsignedShort, toDOMString, toSequence } from "./webidl.js";
 
@@ -21,7 +21,7 @@ import { domException, enforceUnsignedShort, toDOMString, toSequence } from "./w
 export type WebSocketStreamChunk = string | Uint8Array;
 
 /** The second constructor argument: the standard's `protocols` and `signal`, plus any `connect()` option. */
-export interface WebSocketStreamOptions extends Omit<ConnectOptions, "protocols" | "signal"> {
+export interface WebSocketStreamOptions extends Omit<ConnectOptions, FacadeOption | "protocols" | "signal"> {
   /** Subprotocols to offer. */
   protocols?: Iterable<string>;
   /** Aborts the opening handshake (after it, aborting does nothing). */
@@ -138,7 +138,7 @@ export class WebSocketStream {
     const { protocols, signal, ...rest } = options ?? {};
     const offered = protocols === undefined ? [] : toSequence(protocols);
     checkProtocols(offered);
-    const connectOptions = facadeOptions(rest, offered, this.#abort!.signal);
+    const connectOptions = facadeOptions(rest, offered, this.#abort!.signal, "new WebSocketStream()");
     // Marked handled: a program that awaits only one of them must not die of the other's rejection.
     this.#opened = new Promise<WebSocketOpenInfo>((resolve, reject) => {
       this.#resolveOpened = resolve;

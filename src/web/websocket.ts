@@ -10,7 +10,7 @@ import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, payloadSize, type BufferSource } from "./data.js";
 import { CloseEvent, EventHandlers, type EventHandler } from "./events.js";
-import { establish, facadeOptions } from "./establish.js";
+import { establish, facadeOptions, type FacadeOption } from "./establish.js";
 import { checkProtocols, webSocketURL } from "./url.js";
 import { clampUnsignedShort, domException, toDOMString, toStringList } from "./webidl.js";
 
@@ -21,9 +21,10 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
  * What browsers cannot do, as the third constructor argument: the options
  * of `connect()` (headers, tls, proxy, compression, limits, timeouts...).
  * Subprotocols come from the second argument; the connection is aborted
- * with `close()`.
+ * with `close()`. What the standard fixes (`deliver`, `autoClose`,
+ * `backpressure`, `maxBackpressure`) is refused with `UNKNOWN_OPTION`.
  */
-export type WebSocketOptions = Omit<ConnectOptions, "protocols" | "signal">;
+export type WebSocketOptions = Omit<ConnectOptions, FacadeOption | "protocols" | "signal">;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -112,7 +113,7 @@ export class WebSocket extends EventTarget {
     this.#origin = this.#url.origin;
     const offered = protocols === undefined ? [] : toStringList(protocols);
     checkProtocols(offered);
-    const connectOptions = facadeOptions(options, offered, this.#abort!.signal);
+    const connectOptions = facadeOptions(options, offered, this.#abort!.signal, "new WebSocket()");
     establish(
       this.#url,
       connectOptions,

@@ -44,6 +44,20 @@ describe("wsx/web WebSocket on Node", () => {
       (error: Error) => error instanceof UsageError && typeof error.code === "string",
     );
     assert.throws(() => new WebSocket("ws://127.0.0.1:9/", [], { compression: { level: 42 } }), UsageError);
+    // connect()'s own table: a misspelt name is UNKNOWN_OPTION naming the constructor and the nearest option.
+    assert.throws(
+      () => new WebSocket("ws://127.0.0.1:9/", [], { hedaers: {} } as never),
+      (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION" && /new WebSocket\(\)/.test(error.message) && /headers/.test(error.message),
+    );
+    assert.throws(
+      () => new WebSocketStream("ws://127.0.0.1:9/", { timeout: "soon" } as never),
+      (error: Error) => error instanceof UsageError && error.code === "INVALID_OPTION" && /new WebSocketStream\(\)/.test(error.message),
+    );
+    // What the standard fixes cannot be changed: refused, not silently overridden.
+    for (const option of [{ deliver: "frames" }, { autoClose: false }, { backpressure: "throw" }, { maxBackpressure: 1024 }]) {
+      assert.throws(() => new WebSocket("ws://127.0.0.1:9/", [], option as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION", JSON.stringify(option));
+      assert.throws(() => new WebSocketStream("ws://127.0.0.1:9/", option as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION", JSON.stringify(option));
+    }
   });
 
   test("the third argument reaches connect(): headers, compression; extensions is the server's header value", async () => {
