@@ -2,7 +2,7 @@
  * wsx/web: the browser's `WebSocket` and `WebSocketStream`, exactly as the
  * WHATWG standard defines them, on wsx's client. Code written for browsers
  * or for Node's global WebSocket runs unchanged, with wsx's compression,
- * limits and TLS/proxy options available as a third constructor argument.
+ * limits and TLS options available as a third constructor argument.
  */
 export { WebSocket, type BinaryType, type WebSocketOptions } from "./websocket.js";
 export {

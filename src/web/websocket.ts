@@ -19,7 +19,7 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
 
 /**
  * What browsers cannot do, as the third constructor argument: the options
- * of `connect()` (headers, tls, proxy, compression, limits, timeouts...).
+ * of `connect()` (headers, tls, compression, limits, timeouts...).
  * Subprotocols come from the second argument; the connection is aborted
  * with `close()`. What the standard fixes (`deliver`, `autoClose`,
  * `backpressure`, `maxBackpressure`) is refused with `UNKNOWN_OPTION`.

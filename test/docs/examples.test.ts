@@ -1,6 +1,6 @@
 /**
- * Every `@example` in the public API's TSDoc, and every README block marked
- * `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core" and
+ * Every `@example` in the public API's TSDoc, and every block of README.md
+ * or docs/*.md marked `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core" and
  * "wsx/web" point at the build, fixed ports become ephemeral ones
  * (a local echo server stands in for "the server" the examples talk to),
  * and the program must finish without throwing.
@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -42,17 +42,26 @@ function examples(file: string): string[] {
   return found;
 }
 
-/** The code of each ```ts fence in the README that follows a `<!-- runnable -->` line. */
-function runnableReadmeBlocks(): string[] {
-  const text = readFileSync(join(root, "README.md"), "utf8");
+/** README.md and the guides in docs/. */
+function markdownFiles(): string[] {
+  const docs = join(root, "docs");
+  const guides = existsSync(docs) ? readdirSync(docs).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`) : [];
+  return ["README.md", ...guides];
+}
+
+/** The code of each ```ts fence in `file` that follows a `<!-- runnable -->` line. */
+function runnableBlocks(file: string): string[] {
+  const text = readFileSync(join(root, file), "utf8");
   return [...text.matchAll(/<!-- runnable -->\s*\n```ts\n([\s\S]*?)\n```/g)].map((match) => match[1]!);
 }
+
+const runnable = markdownFiles().flatMap((file) => runnableBlocks(file).map((code, index) => ({ name: `${file} runnable #${index + 1}`, code })));
 
 const all = [
   ...sourceFiles(join(root, "src")).flatMap((file) =>
     examples(file).map((code, index) => ({ name: `${file.slice(root.length)} #${index + 1}`, code })),
   ),
-  ...runnableReadmeBlocks().map((code, index) => ({ name: `README.md runnable #${index + 1}`, code })),
+  ...runnable,
 ];
 
 describe("TSDoc examples run", () => {
@@ -71,7 +80,7 @@ describe("TSDoc examples run", () => {
 
   test("there are examples to run", () => {
     assert.ok(all.length >= 4, `found ${all.length}`);
-    assert.ok(runnableReadmeBlocks().length >= 1, "the README marks runnable blocks");
+    assert.ok(runnable.length >= 1, "the README or docs/ mark runnable blocks");
   });
 
   for (const example of all) {
