@@ -5,7 +5,7 @@
  * WHATWG WebSocket on wsx), ws, and Node's WebSocket (undici).
  */
 import { join } from "node:path";
-import { envWith, type Bench, type Running } from "../lib/bench.js";
+import { CLIENT_NAMES, envWith, type Bench, type Running } from "../lib/bench.js";
 import { Child } from "../lib/child.js";
 import { MiB, otherLoad, percent, sample, used } from "../lib/measure.js";
 import { rssBytes } from "../lib/proc.js";
@@ -22,8 +22,7 @@ interface ClientResult {
 }
 
 const LOAD = { connections: 10, window: 64, size: 32 };
-const LIBRARIES = ["wsx", "wsx-web", "ws", "undici"] as const;
-type Library = (typeof LIBRARIES)[number];
+type Library = (typeof CLIENT_NAMES)[number];
 
 async function runClient(bench: Bench, library: Library, server: Running): Promise<ClientResult> {
   const name = `${library}-client`;
@@ -64,8 +63,9 @@ async function runClient(bench: Bench, library: Library, server: Running): Promi
 export default {
   name: "client",
   async run(bench: Bench): Promise<ScenarioResult> {
-    const wanted = bench.options.servers;
-    const libraries = LIBRARIES.filter((l) => wanted === null || wanted.includes(l));
+    // --clients picks the libraries; without it, --servers does for wsx and ws (their own clients).
+    const wanted = bench.options.clients ?? bench.options.servers;
+    const libraries = CLIENT_NAMES.filter((l) => wanted === null || wanted.includes(l));
     // Both clients run against the same server process, for three servers. wsx and Bun batch
     // their writes, so a client reads many messages at a time and what the client library
     // itself costs shows. ws writes every message with its own syscall, so against it any
