@@ -137,6 +137,8 @@ export class WebSocketStream {
     this.#url = webSocketURL(toDOMString(url));
     const { protocols, signal, ...rest } = options ?? {};
     const offered = protocols === undefined ? [] : toSequence(protocols);
+    // Web IDL: the dictionary member is an AbortSignal (or null); anything else is a TypeError.
+    if (signal != null && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
     checkProtocols(offered);
     const connectOptions = facadeOptions(rest, offered, this.#abort!.signal, "new WebSocketStream()");
     // Marked handled: a program that awaits only one of them must not die of the other's rejection.

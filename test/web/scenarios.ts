@@ -603,6 +603,8 @@ export async function runStreamScenario(WSS: Ctor, name: string, env: ScenarioEn
       attempt("duplicate protocols", () => new WSS(url, { protocols: ["a", "A"] }));
       attempt("protocols as a string", () => new WSS(url, { protocols: "ab" }).close());
       attempt("protocols as a number", () => new WSS(url, { protocols: 5 }).close());
+      attempt("signal not an AbortSignal", () => new WSS(url, { signal: { aborted: false, addEventListener() {} } }).close());
+      attempt("signal true", () => new WSS(url, { signal: true }).close());
       const wss = new WSS(url);
       await wss.opened;
       attempt("close 999", () => wss.close({ closeCode: 999 }));
