@@ -55,9 +55,11 @@ export function toSequence(value: unknown): string[] {
 }
 
 /**
- * `(DOMString or sequence<DOMString>)`: an object is a sequence, anything
- * else (null included) one string.
+ * `(DOMString or sequence<DOMString>)`: an object with `Symbol.iterator` is a
+ * sequence; anything else (null, a plain object) one string, as Web IDL's
+ * union conversion falls back to the string type (`{}` is "[object Object]").
  */
 export function toStringList(value: unknown): string[] {
-  return typeof value === "object" && value !== null ? toSequence(value) : [toDOMString(value)];
+  const iterable = typeof value === "object" && value !== null && typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
+  return iterable ? toSequence(value) : [toDOMString(value)];
 }

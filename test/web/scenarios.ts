@@ -332,6 +332,11 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv, tool
       construct("separator in protocol", url, ["a/b"]);
       construct("control in protocol", url, ["a\u0001"]);
       construct("valid token characters", url, ["!#$%&'*+-.^_`|~09azAZ"]);
+      construct("protocols a plain object", url, {});
+      construct("protocols with a symbol", url, ["a", Symbol("b")]);
+      construct("protocols null (the string 'null')", url, null);
+      construct("url a symbol", Symbol("u"));
+      construct("url with a space in the host", "ws://exa mple/");
       construct("url object", new URL(url));
       attempt("called without new", () => WS(url));
       const ws = made[made.length - 1];
@@ -350,6 +355,8 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv, tool
         ["close NaN", [NaN]],
         ["close string", ["x"]],
         ["close null", [null]],
+        ["close symbol", [Symbol("c")]],
+        ["close 1000 with a symbol reason", [1000, Symbol("r")]],
         ["close 1000 with 124-byte reason", [1000, "x".repeat(124)]],
         ["close 1000 with 62 two-byte characters", [1000, "é".repeat(62)]],
         ["close 4000 with 123-byte reason", [4000, "x".repeat(123)]],
