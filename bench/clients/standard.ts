@@ -3,6 +3,8 @@
  * constructor: `connections` sockets, each keeping `window` messages in
  * flight, one new send per message received (binaryType "arraybuffer").
  */
+import { performance } from "node:perf_hooks";
+import { serveCommands } from "../lib/control.js";
 
 /** The part of the standard WebSocket constructor the benchmark uses. */
 export type StandardWebSocket = new (url: string) => {
@@ -14,7 +16,7 @@ export type StandardWebSocket = new (url: string) => {
   send(data: Uint8Array): void;
 };
 
-export async function openStandard(
+async function openStandard(
   WebSocket: StandardWebSocket,
   url: string,
   connections: number,
@@ -41,4 +43,22 @@ export async function openStandard(
     for (let k = 0; k < window; k++) ws.send(payload);
   }
   return sockets.length;
+}
+
+/** Run a client process of the benchmark on `WebSocket`: `run` opens the connections, `mark` reports the echo count. */
+export function serveStandardClient(WebSocket: StandardWebSocket): void {
+  let messages = 0;
+  serveCommands(async (command) => {
+    switch (command.cmd) {
+      case "run": {
+        const { url, connections, window, size } = command as unknown as { url: string; connections: number; window: number; size: number };
+        const connected = await openStandard(WebSocket, url, connections, window, new Uint8Array(size).fill(0x61), () => messages++);
+        return { connected };
+      }
+      case "mark":
+        return { messages, time: performance.now() };
+      default:
+        throw new Error(`unknown command ${command.cmd}`);
+    }
+  });
 }
