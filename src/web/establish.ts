@@ -18,15 +18,25 @@ const FACADE_OPTIONS = { maxBackpressure: Infinity, backpressure: "wait", delive
 /** The connect() options the facades set themselves, which the application cannot give. */
 export type FacadeOption = keyof typeof FACADE_OPTIONS;
 
+/** Why each connect() option the facades set themselves cannot come from the application. */
+const NOT_GIVEN: Record<FacadeOption | "protocols" | "signal", string> = {
+  maxBackpressure: "the standard queues sends without limit (bufferedAmount shows how much)",
+  backpressure: "the standard queues sends without limit (bufferedAmount shows how much)",
+  deliver: "the standard delivers whole messages",
+  autoClose: "the standard answers close frames",
+  protocols: "subprotocols are the constructor's own argument",
+  signal: "close() aborts a WebSocket's connection attempt, the signal argument a WebSocketStream's",
+};
+
 /**
  * The application's connect() options with the facade's own; throws wsx's
  * UsageError for a bad one, and UNKNOWN_OPTION for one the facade sets
- * itself (the standard fixes it), rather than silently overriding it.
+ * itself, rather than silently overriding it.
  */
-export function facadeOptions(options: object | undefined, protocols: string[], signal: AbortSignal, where: string): ConnectOptions {
-  for (const name of Object.keys(FACADE_OPTIONS)) {
-    if (options !== undefined && options !== null && (options as Record<string, unknown>)[name] !== undefined) {
-      throw new UsageError("UNKNOWN_OPTION", `${where} has no option "${name}": the WebSocket standard fixes it (wsx/web sets ${name}: ${String(FACADE_OPTIONS[name as keyof typeof FACADE_OPTIONS])})`);
+export function facadeOptions(options: object | undefined | null, protocols: string[], signal: AbortSignal, where: string): ConnectOptions {
+  if (options !== undefined && options !== null) {
+    for (const [name, why] of Object.entries(NOT_GIVEN)) {
+      if ((options as Record<string, unknown>)[name] !== undefined) throw new UsageError("UNKNOWN_OPTION", `${where} has no option "${name}": ${why}`);
     }
   }
   const merged: ConnectOptions = { ...options, ...FACADE_OPTIONS, protocols, signal };

@@ -21,8 +21,9 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
  * What browsers cannot do, as the third constructor argument: the options
  * of `connect()` (headers, tls, compression, limits, timeouts...).
  * Subprotocols come from the second argument; the connection is aborted
- * with `close()`. What the standard fixes (`deliver`, `autoClose`,
- * `backpressure`, `maxBackpressure`) is refused with `UNKNOWN_OPTION`.
+ * with `close()`. Those two, and what the standard fixes (`deliver`,
+ * `autoClose`, `backpressure`, `maxBackpressure`), are refused with
+ * `UNKNOWN_OPTION` rather than silently overridden.
  */
 export type WebSocketOptions = Omit<ConnectOptions, FacadeOption | "protocols" | "signal">;
 

@@ -54,6 +54,9 @@ describe("wsx/web WebSocket on Node", () => {
       (error: Error) => error instanceof UsageError && error.code === "INVALID_OPTION" && /new WebSocketStream\(\)/.test(error.message),
     );
     // What the standard fixes cannot be changed: refused, not silently overridden.
+    const signal = new AbortController().signal;
+    assert.throws(() => new WebSocket("ws://127.0.0.1:9/", [], { protocols: ["chat"] } as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION");
+    assert.throws(() => new WebSocket("ws://127.0.0.1:9/", [], { signal } as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION");
     for (const option of [{ deliver: "frames" }, { autoClose: false }, { backpressure: "throw" }, { maxBackpressure: 1024 }]) {
       assert.throws(() => new WebSocket("ws://127.0.0.1:9/", [], option as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION", JSON.stringify(option));
       assert.throws(() => new WebSocketStream("ws://127.0.0.1:9/", option as never), (error: Error) => error instanceof UsageError && error.code === "UNKNOWN_OPTION", JSON.stringify(option));
