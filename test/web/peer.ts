@@ -20,10 +20,16 @@ export interface ScenarioServer {
   close(): Promise<void>;
 }
 
-/** Frames no server may send, after a correct 101, for the `/raw/...` paths. */
-const RAW_FRAMES: Record<string, Buffer> = {
-  "/raw/bad-opcode": serverFrame(3, "?"),
-  "/raw/bad-utf8": serverFrame(1, new Uint8Array([0x68, 0xc3, 0x28])),
+/**
+ * Hand-made servers for the `/raw/...` paths, after a correct 101: what they
+ * send at once, and what they end TCP with once the client sends anything
+ * (its close frame). Frames no server may send, answered by a close 1002;
+ * and a server that ends TCP without answering the client's close frame.
+ */
+const RAW_PEERS: Record<string, { send: Buffer; end: Buffer }> = {
+  "/raw/bad-opcode": { send: serverFrame(3, "?"), end: serverFrame(8, closePayload(1002)) },
+  "/raw/bad-utf8": { send: serverFrame(1, new Uint8Array([0x68, 0xc3, 0x28])), end: serverFrame(8, closePayload(1002)) },
+  "/raw/close-unanswered": { send: Buffer.alloc(0), end: Buffer.alloc(0) },
 };
 
 /** Start the scenario server on 127.0.0.1 (port 0), and find a port nobody listens on. */
@@ -67,15 +73,14 @@ export async function startScenarioServer(): Promise<ScenarioServer> {
     response.writeHead(404).end();
   });
   http.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
-    const frame = RAW_FRAMES[request.url ?? ""];
-    if (frame === undefined) return wss.handleUpgrade(request, socket, head);
+    const peer = RAW_PEERS[request.url ?? ""];
+    if (peer === undefined) return wss.handleUpgrade(request, socket, head);
     socket.on("error", () => undefined);
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(String(request.headers["sec-websocket-key"]))}\r\n\r\n`,
     );
-    socket.write(frame);
-    // Answer the client's close frame, then end: the server side of a failed connection.
-    socket.once("data", () => socket.end(serverFrame(8, closePayload(1002))));
+    socket.write(peer.send);
+    socket.once("data", () => socket.end(peer.end));
   });
   const port = await listen(http);
   const refused = await unusedPort();

@@ -48,6 +48,7 @@ export const SCENARIOS = [
   "close-in-message-handler",
   "conversions",
   "payload-lengths",
+  "close-unanswered",
 ] as const;
 
 /** Names of the WebSocketStream scenarios. */
@@ -62,6 +63,7 @@ export const STREAM_SCENARIOS = [
   "stream-cancel-with-error",
   "stream-close-while-connecting",
   "stream-close-arguments",
+  "stream-close-unanswered",
 ] as const;
 
 /** What both scenario functions log with: outcomes of calls, of promises, and the server's view. */
@@ -517,6 +519,15 @@ export async function runScenario(WS: Ctor, name: string, env: ScenarioEnv, tool
       await closed;
       break;
     }
+    case "close-unanswered": {
+      // The server ends TCP without answering the close frame: the closing handshake is incomplete.
+      const ws = new WS(`${env.ws}/raw/close-unanswered`);
+      const closed = record(ws);
+      await opened(ws);
+      ws.close(1000, "bye");
+      await closed;
+      break;
+    }
     case "json": {
       const ws = new WS(`${env.ws}/echo`);
       const got: unknown[] = [];
@@ -675,6 +686,15 @@ export async function runStreamScenario(WSS: Ctor, name: string, env: ScenarioEn
       c.close(null);
       log.push(await settle("closed (null)", c.closed));
       await serverSaw("stream-null");
+      break;
+    }
+    case "stream-close-unanswered": {
+      const wss = new WSS(`${env.ws}/raw/close-unanswered`);
+      const { readable } = await wss.opened;
+      const reader = readable.getReader();
+      wss.close({ closeCode: 1000, reason: "bye" });
+      log.push(await settle("closed", wss.closed));
+      log.push({ read: await reader.read().then((r: any) => (r.done ? "done" : "value"), (e: any) => failure(e)) });
       break;
     }
     default:
