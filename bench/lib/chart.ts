@@ -11,12 +11,12 @@ import type { ScenarioResult } from "./report.js";
 /**
  * Where a run writes its chart: `--chart FILE`; none with `--no-chart`; by
  * default docs/benchmarks.svg (the one BENCHMARKS.md shows), but only after
- * a full run (every scenario and server, not --quick or --cpu-prof), so a
+ * a full run (every scenario, server and client, not --quick or --cpu-prof), so a
  * partial or perturbed run never replaces it.
  */
 export function chartFile(options: Options, scenarioCount: number, root: string): string | null {
   if (options.chart !== undefined) return options.chart;
-  const full = options.scenarios.length === scenarioCount && options.servers === null && !options.quick && !options.cpuProf;
+  const full = options.scenarios.length === scenarioCount && options.servers === null && options.clients === null && !options.quick && !options.cpuProf;
   return full ? join(root, "docs", "benchmarks.svg") : null;
 }
 

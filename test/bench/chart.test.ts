@@ -54,13 +54,14 @@ test("renderChart: one bar per server and scenario, labelled, with the run in th
 });
 
 test("where the chart goes: --chart FILE, --no-chart, and docs/benchmarks.svg only after a full run", () => {
-  const known = { scenarios: ["small-binary", "idle"], servers: ["wsx", "ws"] };
+  const known = { scenarios: ["small-binary", "idle"], servers: ["wsx", "ws"], clients: ["wsx", "ws"] };
   const file = (...argv: string[]): string | null => chartFile(parseOptions(argv, known), known.scenarios.length, "/repo");
   assert.equal(file(), "/repo/docs/benchmarks.svg");
   assert.equal(file("--reps", "5"), "/repo/docs/benchmarks.svg");
   assert.equal(file("--quick"), null);
   assert.equal(file("--scenario", "idle"), null);
   assert.equal(file("--servers", "wsx"), null);
+  assert.equal(file("--clients", "wsx"), null);
   assert.equal(file("--cpu-prof"), null);
   assert.equal(file("--chart", "/tmp/c.svg"), "/tmp/c.svg");
   assert.equal(file("--quick", "--chart", "/tmp/c.svg"), "/tmp/c.svg");

@@ -17,11 +17,11 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser } from "playwright-core";
 import { WebSocketServer, type CloseInfo, type Message, type WebSocket } from "../../src/index.js";
-import { CHROMIUM, chromiumUnavailable, launchChromium } from "../helpers/chromium.js";
+import { CHROMIUM_MISSING, chromiumAvailable, launchChromium } from "../helpers/chromium.js";
 import { deadline } from "../helpers/net.js";
 import { RSV1, tapProxy, type TapProxy, type WireFrame } from "../helpers/wire-tap.js";
 
-const available = chromiumUnavailable() === false;
+const available = chromiumAvailable;
 const CLOSE_REASON = "bye from chromium ✓";
 
 /**
@@ -196,7 +196,7 @@ function dataFrames(frames: WireFrame[]): WireFrame[] {
 
 test("Chromium <-> wsx with permessage-deflate: text and binary echo intact, close 4000 reaches the server", { timeout: 30_000 }, async (t) => {
   if (!available) {
-    t.skip(`${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`);
+    t.skip(CHROMIUM_MISSING);
     return;
   }
   const page = await browser!.newPage();

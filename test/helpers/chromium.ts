@@ -1,14 +1,16 @@
 /**
- * Debian's Chromium for the browser tests, driven by playwright-core: where
- * it is, whether it is there, and the flags it is launched with (no sandbox
- * as root, no GPU, nothing fetched from the network on its own).
+ * Headless Chromium for the browser tests: Debian's package (which .ci/run
+ * installs), driven by playwright-core, with the flags that keep it quiet
+ * and sandbox-free in CI. Tests skip, saying why, when it is missing.
  */
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
+export const chromiumAvailable = existsSync(CHROMIUM);
+export const CHROMIUM_MISSING = `${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`;
 
-export const LAUNCH_ARGS = [
+const LAUNCH_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-background-networking",
@@ -18,11 +20,12 @@ export const LAUNCH_ARGS = [
   "--disable-sync",
 ];
 
-/** Why browser tests cannot run here, or false when Chromium is installed. */
-export function chromiumUnavailable(): string | false {
-  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`;
-}
-
+/** Launch headless Chromium (close it with `browser.close()`). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 20_000 });
+}
+
+/** Why browser tests cannot run here (for `describe`'s `skip`), or false when Chromium is installed. */
+export function chromiumUnavailable(): string | false {
+  return chromiumAvailable ? false : CHROMIUM_MISSING;
 }
