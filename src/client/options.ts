@@ -36,7 +36,7 @@ export interface ConnectOptions extends ConnectionOptions {
   redirect?: boolean | number;
   /**
    * A proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`, with
-   * optional `user:password@`), its {@link ProxySettings}, or `false` to
+   * optional `user:password@`), its `ProxySettings`, or `false` to
    * connect directly whatever the environment says. Default: from
    * `HTTPS_PROXY` (wss:) / `HTTP_PROXY` (ws:) / `ALL_PROXY` and `NO_PROXY`.
    */

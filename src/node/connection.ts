@@ -78,7 +78,7 @@ export interface CloseInfo {
   wasClean: boolean;
   /**
    * The error that ended the connection, if one did: a protocol violation, a
-   * socket error, or a {@link TimeoutError} from the liveness options
+   * socket error, or a `TimeoutError` from the liveness options
    * (`PONG_TIMEOUT`, `IDLE_TIMEOUT`).
    */
   error?: Error;
@@ -107,13 +107,13 @@ export interface ConnectionOptions extends Partial<Limits>, BackpressureOptions 
   /**
    * With `pingInterval`: when nothing at all arrives within this many ms of
    * such a ping, the peer is dead and the connection is dropped at once
-   * (code 1006, error {@link TimeoutError} `PONG_TIMEOUT`, also emitted as
+   * (code 1006, error `TimeoutError` `PONG_TIMEOUT`, also emitted as
    * "error"), at most `pingInterval + pongTimeout` ms after the last byte
    * received. Default: `pingInterval`; ignored without it.
    */
   pongTimeout?: number;
   /**
-   * Close the connection with 1001 "idle timeout" (error {@link TimeoutError}
+   * Close the connection with 1001 "idle timeout" (error `TimeoutError`
    * `IDLE_TIMEOUT`, also emitted as "error") when no data message has been
    * received for this many ms (default 0: off). Pings, pongs and messages
    * sent do not count; a message still arriving does.
@@ -413,6 +413,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get onWritten(): ((messagesOut: number) => void) | null {
     return this.outbox?.written ?? null;
   }
+  /** Set or clear the hook (see the getter). */
   set onWritten(hook: ((messagesOut: number) => void) | null) {
     if (hook !== null || this.outbox !== null) this.openOutbox().written = hook;
   }
@@ -426,7 +427,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * The next message (or frame, after {@link frames} switched delivery).
-   * Rejects with {@link TimeoutError} after `timeout` ms (nothing is lost:
+   * Rejects with `TimeoutError` after `timeout` ms (nothing is lost:
    * a later call gets the message) and with {@link ConnectionClosedError}
    * once the connection is closed and nothing is left to read.
    */

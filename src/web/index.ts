@@ -3,6 +3,8 @@
  * WHATWG standard defines them, on wsx's client. Code written for browsers
  * or for Node's global WebSocket runs unchanged, with wsx's compression,
  * limits and TLS options available as a third constructor argument.
+ *
+ * @module wsx/web
  */
 export { WebSocket, type BinaryType, type WebSocketOptions } from "./websocket.js";
 export {

@@ -74,6 +74,7 @@ export class WebSocketError extends DOMException {
   get closeCode(): number | null {
     return this.#closeCode;
   }
+  /** The close reason ("" when none was given). */
   get reason(): string {
     return this.#reason;
   }
@@ -318,6 +319,7 @@ export class WebSocketStream {
     this.#rejectClosed(error);
   }
 
+  /** "WebSocketStream", as `Object.prototype.toString` shows it. */
   get [Symbol.toStringTag](): string {
     return "WebSocketStream";
   }

@@ -158,32 +158,41 @@ export class WebSocket extends EventTarget {
   get binaryType(): BinaryType {
     return this.#binaryType;
   }
+  /** Set how binary messages arrive; other values are ignored, as the standard has it. */
   set binaryType(value: BinaryType) {
     // An enumeration attribute ignores values outside the enumeration.
     if (value === "blob" || value === "arraybuffer" || value === "nodebuffer") this.#binaryType = value;
   }
 
+  /** The `open` event handler (null for none). */
   get onopen(): EventHandler | null {
     return this.#handler("open");
   }
+  /** Set the `open` event handler; a value that is not an object or a function clears it. */
   set onopen(value: EventHandler | null) {
     this.#setHandler("open", value);
   }
+  /** The `message` event handler (null for none). */
   get onmessage(): EventHandler<MessageEvent> | null {
     return this.#handler("message") as EventHandler<MessageEvent>;
   }
+  /** Set the `message` event handler; a value that is not an object or a function clears it. */
   set onmessage(value: EventHandler<MessageEvent> | null) {
     this.#setHandler("message", value);
   }
+  /** The `error` event handler (null for none). */
   get onerror(): EventHandler | null {
     return this.#handler("error");
   }
+  /** Set the `error` event handler; a value that is not an object or a function clears it. */
   set onerror(value: EventHandler | null) {
     this.#setHandler("error", value);
   }
+  /** The `close` event handler (null for none). */
   get onclose(): EventHandler<CloseEvent> | null {
     return this.#handler("close") as EventHandler<CloseEvent>;
   }
+  /** Set the `close` event handler; a value that is not an object or a function clears it. */
   set onclose(value: EventHandler<CloseEvent> | null) {
     this.#setHandler("close", value);
   }
@@ -369,6 +378,7 @@ export class WebSocket extends EventTarget {
     this.#held = null;
   }
 
+  /** "WebSocket", as `Object.prototype.toString` shows it. */
   get [Symbol.toStringTag](): string {
     return "WebSocket";
   }
