@@ -10,6 +10,8 @@
  * it runs in a directory holding private-ca.pem, device.pem and device.key
  * (made with openssl), and 127.0.0.1:8443 is a wss echo server whose
  * certificate that CA issued and which requires a client certificate from it.
+ * After `<!-- run: cookies -->`, 127.0.0.1:8080 answers /login with a 302 to
+ * /app that sets a session cookie, and lets only that cookie into /app.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -32,15 +34,15 @@ interface Block {
   name: string;
   code: string;
   /** Runs as a program: with the echo server only, or with a proxy too. */
-  run: false | "echo" | "proxy" | "tls";
+  run: false | "echo" | "proxy" | "tls" | "cookies";
 }
 
 function blocks(file: string): Block[] {
   const text = readFileSync(join(docsDir, file), "utf8");
   const found: Block[] = [];
-  for (const match of text.matchAll(/(?:<!-- run(?:: (proxy|tls))? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
+  for (const match of text.matchAll(/(?:<!-- run(?:: (proxy|tls|cookies))? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
     const line = text.slice(0, match.index).split("\n").length;
-    const run = !match[0].startsWith("<!--") ? false : ((match[1] as "proxy" | "tls" | undefined) ?? "echo");
+    const run = !match[0].startsWith("<!--") ? false : ((match[1] as "proxy" | "tls" | "cookies" | undefined) ?? "echo");
     found.push({ name: `${file}:${line}`, code: match[2]!, run });
   }
   return found;
@@ -157,6 +159,32 @@ describe("docs/: blocks marked to run", () => {
       } finally {
         await server?.close();
         certs.remove();
+      }
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "cookies")) {
+    test(`${block.name} (a login that sets a cookie on its redirect)`, async () => {
+      const server = await serve(
+        {
+          port: 0,
+          host: "127.0.0.1",
+          authenticate: (request) => {
+            if (request.path === "/login") return { status: 302, headers: { "Set-Cookie": "session=abc123; Path=/; HttpOnly", Location: "/app" } };
+            return request.path === "/app" && request.headers["cookie"] === "session=abc123";
+          },
+        },
+        async (ws) => {
+          await ws.send("welcome");
+          for await (const _ of ws);
+        },
+      );
+      try {
+        const printed = await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${server.port}`));
+        assert.match(printed, new RegExp(`ws://127\\.0\\.0\\.1:${server.port}/app welcome`));
+        assert.match(printed, /^session=abc123$/m);
+      } finally {
+        await server.close();
       }
     });
   }
