@@ -12,6 +12,8 @@
  * certificate that CA issued and which requires a client certificate from it.
  * After `<!-- run: cookies -->`, 127.0.0.1:8080 answers /login with a 302 to
  * /app that sets a session cookie, and lets only that cookie into /app.
+ * After `<!-- run: silent -->`, the address accepts TCP connections and never
+ * answers, and the block must print the TLS phase's timeout.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -23,6 +25,7 @@ import { promisify } from "node:util";
 import ts from "typescript";
 import { serve, type WebSocketServer } from "../../src/index.js";
 import { opensslUnavailable, TestCertificates } from "../helpers/certs.js";
+import { listenRaw } from "../helpers/net.js";
 import { startTinyproxy, tinyproxyUnavailable, type RunningProxy } from "../helpers/proxies.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -34,15 +37,15 @@ interface Block {
   name: string;
   code: string;
   /** Runs as a program: with the echo server only, or with a proxy too. */
-  run: false | "echo" | "proxy" | "tls" | "cookies";
+  run: false | "echo" | "proxy" | "tls" | "cookies" | "silent";
 }
 
 function blocks(file: string): Block[] {
   const text = readFileSync(join(docsDir, file), "utf8");
   const found: Block[] = [];
-  for (const match of text.matchAll(/(?:<!-- run(?:: (proxy|tls|cookies))? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
+  for (const match of text.matchAll(/(?:<!-- run(?:: (proxy|tls|cookies|silent))? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
     const line = text.slice(0, match.index).split("\n").length;
-    const run = !match[0].startsWith("<!--") ? false : ((match[1] as "proxy" | "tls" | "cookies" | undefined) ?? "echo");
+    const run = !match[0].startsWith("<!--") ? false : ((match[1] as Exclude<Block["run"], false | "echo"> | undefined) ?? "echo");
     found.push({ name: `${file}:${line}`, code: match[2]!, run });
   }
   return found;
@@ -185,6 +188,18 @@ describe("docs/: blocks marked to run", () => {
         assert.match(printed, /^session=abc123$/m);
       } finally {
         await server.close();
+      }
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "silent")) {
+    test(`${block.name} (a server that never answers)`, async () => {
+      const silent = await listenRaw(() => {});
+      try {
+        const printed = await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${silent.port}`));
+        assert.match(printed, /^TLS TLS_TIMEOUT 300$/m);
+      } finally {
+        await silent.close();
       }
     });
   }
