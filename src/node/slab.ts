@@ -1,6 +1,6 @@
 /** The Node slab: output blocks from Buffer.allocUnsafeSlow, skipping the zero fill. */
 import { Slab } from "../core/index.js";
-import { PRIME_FROM, primeAllocator } from "./allocator.js";
+import { PRIME_FROM, primeAllocator } from "../deflate/allocator.js";
 
 let slab: Slab | undefined;
 

@@ -1,5 +1,5 @@
 /**
- * The allocator priming for large messages (src/node/allocator.ts): a
+ * The allocator priming for large messages (src/deflate/allocator.ts: it lives beside the zlib code it uses): a
  * process that has received a large message reuses freed memory instead of
  * faulting it in again, keeps at most a bounded amount of it after a burst,
  * and a connection that only ever sees small messages never primes at all.
@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, serve } from "../../src/index.js";
-import { allocatorPrimed, PRIME_FROM } from "../../src/node/allocator.js";
+import { allocatorPrimed, PRIME_FROM } from "../../src/deflate/allocator.js";
 import { LOOPBACK } from "../helpers/net.js";
 
 const INDEX = fileURLToPath(new URL("../../src/index.js", import.meta.url));
