@@ -12,10 +12,11 @@
  * back at every cycle, and each page touched again costs a page fault (about
  * 40 per 1 MiB message echoed, two thirds of the server's CPU in the kernel).
  *
- * Freeing one block of {@link PRIMED_BLOCK} once, at the first large
- * allocation, raises the threshold to 2 × 16 MiB (glibc's own rule; allocators
- * other than glibc just see one short-lived block): the process then keeps
- * at most that much free memory for reuse instead of returning it. The block
+ * Freeing one 16 MiB block once, at the first large allocation, raises the
+ * mapping threshold to 16 MiB and the trim threshold to 32 MiB (glibc's own
+ * rule; allocators other than glibc just see one short-lived block): the
+ * process then keeps at most 32 MiB of free heap for reuse instead of
+ * returning it. The block
  * comes from brotli's window (node:zlib, freed synchronously when the call
  * ends), as JavaScript cannot call `free()` itself.
  */
