@@ -11,7 +11,7 @@ import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerSize, isCo
 import { resolveLimits, type Limits } from "./limits.js";
 import { OptionTable, Rules, checkOptions, invalidData } from "./options.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
-import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
+import { Chunk, Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
 
@@ -442,14 +442,7 @@ export class Protocol implements FrameSink {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
     if (this.messageDelivery === "chunks") {
-      this.emitEvent({
-        type: "chunk",
-        messageType: this.messageType!,
-        opcode: this.frameOpcode,
-        fin: this.frameFin,
-        payload: view,
-        frameEnd: this.frameReceived === this.frameLength,
-      });
+      this.emitEvent(new Chunk(this.messageType!, this.frameOpcode, this.frameFin, view, this.frameLength, this.frameReceived - view.length));
       return;
     }
     // Zero copy when a frame that is a whole unit of delivery arrived in one piece.
@@ -501,9 +494,7 @@ export class Protocol implements FrameSink {
       if (this.frameFin) this.finishEncodedMessage(type);
     } else if (this.messageDelivery === "chunks") {
       // Pieces went out as they arrived; an empty frame still gets its one event.
-      if (this.frameLength === 0) {
-        this.emitEvent({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
-      }
+      if (this.frameLength === 0) this.emitEvent(new Chunk(type, opcode, this.frameFin, EMPTY, 0, 0));
     } else if (this.messageDelivery === "frames") {
       const payload = this.takeData();
       let text: string | undefined;
@@ -566,7 +557,7 @@ export class Protocol implements FrameSink {
       const text = type === "text" ? new TextDecoder().decode(payload) : undefined;
       this.emitEvent({ type: "frame", frame: new Frame(type, opcode, true, payload, text) });
     } else {
-      this.emitEvent({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
+      this.emitEvent(new Chunk(type, opcode, true, payload, payload.length, 0));
     }
   }
 

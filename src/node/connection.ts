@@ -8,6 +8,7 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import {
   BackpressureError,
+  Chunk,
   CloseCode,
   CloseFrame,
   Frame,
@@ -34,10 +35,11 @@ import type { BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Heartbeat, type Liveness } from "./heartbeat.js";
-import { Inbox, toFrame, toMessage } from "./inbox.js";
+import { Inbox, toChunk, toFrame, toMessage } from "./inbox.js";
 import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
 import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
+import { readChunk, readMessage, type ReceiveChunkOptions, type ReceiveOptions } from "./reading.js";
 import { rejected, settled } from "./promises.js";
 import { SendOrder } from "./send-order.js";
 import {
@@ -93,8 +95,11 @@ export interface ConnectionOptions extends Partial<Limits>, BackpressureOptions 
   closeTimeout?: number;
   /** Received items buffered for `receive()`/iteration before the socket is paused (default 64). */
   receiveQueue?: number;
-  /** Deliver whole messages (default) or single frames from the start (see {@link WebSocket.frames}). */
-  deliver?: "messages" | "frames";
+  /**
+   * Deliver whole messages (default), single frames (see {@link WebSocket.frames})
+   * or payload pieces as they arrive (see {@link WebSocket.chunks}) from the start.
+   */
+  deliver?: Delivery;
   /**
    * Ping the peer (empty payload) once nothing at all has been received from
    * it for this many ms (default 0: off). A peer that is sending is never
@@ -137,6 +142,8 @@ export interface HandshakeInfo {
 export interface WebSocketEvents {
   message: [message: Message];
   frame: [frame: Frame];
+  /** A payload piece, in chunk delivery (see {@link WebSocket.chunks}). */
+  chunk: [chunk: Chunk];
   ping: [payload: Uint8Array];
   pong: [payload: Uint8Array];
   close: [info: CloseInfo];
@@ -399,18 +406,81 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   // ---- receiving ----
 
   /**
-   * The next message (or frame, after {@link frames} switched delivery).
-   * Rejects with {@link TimeoutError} after `timeout` ms (nothing is lost:
-   * a later call gets the message) and with {@link ConnectionClosedError}
-   * once the connection is closed and nothing is left to read.
+   * The next whole message, whatever the delivery: with frames or payload
+   * pieces being delivered (after {@link frames} or {@link chunks}), it
+   * joins those of the next message (control frames among them are passed
+   * over), so single frames and whole messages can be read in turn.
+   * Rejects with {@link TimeoutError} `RECEIVE_TIMEOUT` after `timeout` ms
+   * (nothing is lost: a later call gets the message), with
+   * {@link SizeLimitError} `RECEIVE_TOO_BIG` for a message over `maxSize`
+   * bytes (it is skipped; the connection stays open) and with
+   * {@link ConnectionClosedError} once the connection is closed and nothing
+   * is left to read.
+   *
+   * @example
+   * ```ts
+   * import { SizeLimitError, connect } from "wsx";
+   * const ws = await connect("ws://127.0.0.1:8080");
+   * await ws.send("hello");
+   * try {
+   *   const reply = await ws.receive({ timeout: 1000, maxSize: 64 * 1024 });
+   *   console.log(reply.text);
+   * } catch (error) {
+   *   if (error instanceof SizeLimitError) console.log(`skipped a ${error.size}-byte message`);
+   *   else throw error;
+   * }
+   * await ws.close();
+   * ```
    */
-  receive(options: { timeout?: number } = {}): Promise<Message> {
+  receive(options: ReceiveOptions = {}): Promise<Message> {
     const refused = refusal(() => checkOptions(options, RECEIVE_OPTIONS, "receive()"));
     if (refused !== null) return rejected(refused);
-    if (this.core.deliver !== "messages") {
-      return rejected(new UsageError("FRAME_DELIVERY", "frames are being delivered: use receiveFrame() or frames()"));
-    }
-    return this.openInbox().next(options.timeout) as Promise<Message>;
+    const inbox = this.openInbox();
+    if (this.core.deliver === "messages") return readMessage(inbox, options);
+    return inbox.serially(() => readMessage(inbox, options));
+  }
+
+  /**
+   * The next payload piece, switching to chunk delivery: data arrives as it
+   * comes off the network, whatever the frame or message size, each piece
+   * with its frame's `opcode`, `fin` and declared `frameLength` and its
+   * `offset` in the frame. With `maxBytes` a longer piece is cut and its
+   * rest is returned by the next call. Control frames are handled by the
+   * connection (events "ping", "pong", "close") and not returned. Rejects
+   * like {@link receive}.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "wsx";
+   * const ws = await connect("ws://127.0.0.1:8080", { deliver: "chunks" });
+   * await ws.send("a message read in pieces of at most 4 bytes");
+   * let text = "";
+   * for (;;) {
+   *   const piece = await ws.receiveChunk({ maxBytes: 4, timeout: 1000 });
+   *   text += new TextDecoder().decode(piece.payload); // ASCII: no character is split
+   *   if (piece.messageEnd) break;
+   * }
+   * console.log(text);
+   * await ws.close();
+   * ```
+   */
+  receiveChunk(options: ReceiveChunkOptions = {}): Promise<Chunk> {
+    const refused = refusal(() => checkOptions(options, CHUNK_OPTIONS, "receiveChunk()"));
+    if (refused !== null) return rejected(refused);
+    this.setDelivery("chunks");
+    const inbox = this.openInbox();
+    return inbox.serially(() => readChunk(inbox, options));
+  }
+
+  /**
+   * Switch to chunk delivery and iterate over the payload pieces received,
+   * as they come off the network (see {@link receiveChunk}): a message of
+   * any size passes through in constant memory. Ends when the connection
+   * closes. Messages negotiated with compression come whole, as one piece.
+   */
+  chunks(): AsyncIterableIterator<Chunk> {
+    this.setDelivery("chunks");
+    return this.openInbox().iterate(toChunk);
   }
 
   /**
@@ -439,7 +509,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.openInbox().iterate(toFrame);
   }
 
-  /** Deliver whole messages (default) or single frames, from the next message on. */
+  /** Deliver whole messages (default), single frames or payload pieces, from the next message on. */
   setDelivery(mode: Delivery): void {
     if (mode !== "messages" && mode !== "frames" && mode !== "chunks") {
       throw new UsageError("INVALID_OPTION", `setDelivery() takes "messages", "frames" or "chunks", got ${describeValue(mode)}`);
@@ -507,6 +577,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case "frame":
           if (event.frame.fin) this.counters.messagesIn++;
           this.openInbox().deliver(event.frame);
+          break;
+        case "chunk":
+          if (event.messageEnd) this.counters.messagesIn++;
+          this.openInbox().deliver(event);
           break;
         case "ping":
           this.emit("ping", event.payload);
@@ -1039,7 +1113,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
 const OWNER = Symbol("wsx.connection");
 
-const RECEIVE_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
+const RECEIVE_OPTIONS = new OptionTable<ReceiveOptions>({ timeout: Rules.milliseconds, maxSize: Rules.positiveInteger });
+const CHUNK_OPTIONS = new OptionTable<ReceiveChunkOptions>({ timeout: Rules.milliseconds, maxBytes: Rules.positiveInteger });
 const PING_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
 
 /** The error `check` throws, or null: for methods that report bad arguments through their promise. */
