@@ -644,7 +644,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * Send a message: a string as text, bytes (an ArrayBuffer or any view of
    * one) or a Blob as binary, a received {@link Message} with its own type,
    * or an async iterable (a Readable, a generator) streamed as fragments of
-   * one message. Messages larger than {@link maxFrameSize} are fragmented.
+   * one message (each piece sent before the next is read, split at
+   * {@link maxFrameSize}, compressed piece by piece when permessage-deflate
+   * was negotiated). Messages larger than {@link maxFrameSize} are fragmented.
    * Resolves once handed to the OS. Anything else (a number, null, a plain
    * object...) is refused: the promise rejects with UsageError
    * `INVALID_DATA` and nothing is sent; unknown or bad options reject with
@@ -657,7 +659,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (typeof data !== "string" && !(data instanceof Uint8Array) && !(data instanceof Message) && !isBinary(data)) {
       if (isAsyncIterable(data)) {
-        return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
+        return (this.sendOrder ??= new SendOrder()).after(() => this.sendStream(data, options));
       }
       if (isBlob(data)) return this.sendBlob(data, options);
       return rejected(invalidData("send()", SENDABLE, data));
@@ -668,6 +670,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
     if (this.bufferedAmount >= this.settings.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
+  }
+
+  /** A streamed message, in its turn: framed at maxFrameSize and compressed as it goes, counted once written. */
+  private async sendStream(source: AsyncIterable<string | Uint8Array>, options: SendOptions | undefined): Promise<void> {
+    await streamMessage(this.core, this.openOutbox(), this, source, { compress: options?.compress });
+    this.counters.messagesOut++;
   }
 
   /** A Blob is read, then sent as binary in its turn: later sends wait for it, as browsers do. */

@@ -7,7 +7,10 @@
  */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode, SizeLimitError, UsageError, type Chunk } from "../../src/index.js";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer as WsServer } from "ws";
+import { Opcode, SizeLimitError, UsageError, connect, type Chunk } from "../../src/index.js";
 import { withPair } from "../helpers/wsx.js";
 
 const decoder = new TextDecoder();
@@ -182,5 +185,84 @@ describe("a message far larger than memory", () => {
       assert.ok(growth < 128 * MiB, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB for a 1 GiB message`);
       assert.equal(client.stats.messagesIn, 2);
     });
+  });
+});
+
+describe("streamed send", () => {
+  /** A source that yields `pieces` one after the other. */
+  async function* from(pieces: ReadonlyArray<string | Uint8Array>): AsyncGenerator<string | Uint8Array> {
+    for (const piece of pieces) yield piece;
+  }
+
+  test("pieces larger than maxFrameSize are split at it (the peer with the same limit accepts them); counted in messagesOut", async () => {
+    await withPair({ server: { maxFrameSize: 1024 }, client: { maxFrameSize: 1024 } }, async ({ client, peer }) => {
+      peer.setDelivery("frames");
+      const payload = pattern(5000);
+      await client.send(from([payload.subarray(0, 2000), payload.subarray(2000, 2100), payload.subarray(2100)]));
+      const frames = [];
+      for (let i = 0; i < 20; i++) {
+        const frame = await peer.receiveFrame({ timeout: 3000 });
+        frames.push(frame);
+        if (frame.fin) break;
+      }
+      assert.ok(frames.every((frame) => frame.payload.length <= 1024), `frame sizes ${frames.map((frame) => frame.payload.length)}`);
+      assert.deepEqual(concat(frames.map((frame) => frame.payload)), payload);
+      assert.equal(client.stats.messagesOut, 1);
+      assert.equal(client.readyState, "open");
+    });
+  });
+
+  for (const takeover of [true, false]) {
+    test(`compressed piece by piece when permessage-deflate is negotiated (${takeover ? "context takeover" : "no context takeover"})`, async () => {
+      const compression = takeover ? true : { clientNoContextTakeover: true, serverNoContextTakeover: true };
+      await withPair({ server: { compression }, client: { compression } }, async ({ client, peer }) => {
+        assert.match(client.extensions, /permessage-deflate/);
+        const line = "a line of text that compresses well, repeated many times over\n";
+        const pieces = Array.from({ length: 200 }, () => line);
+        const before = client.stats.bytesOut;
+        for (let round = 0; round < 2; round++) {
+          await client.send(from(pieces));
+          const message = await peer.receive({ timeout: 3000 });
+          assert.equal(message.text, line.repeat(200));
+        }
+        const sent = client.stats.bytesOut - before;
+        assert.ok(sent < line.length * 200, `${sent} bytes on the wire for two messages of ${line.length * 200}`);
+        await client.send(from([]));
+        assert.equal((await peer.receive({ timeout: 3000 })).bytes.length, 0, "an empty stream is an empty message");
+        await client.send(from([pattern(3000)]), { compress: false });
+        assert.deepEqual((await peer.receive({ timeout: 3000 })).bytes, pattern(3000));
+        assert.equal(client.stats.messagesOut, 4);
+      });
+    });
+  }
+
+  test("a compressed streamed message over maxFrameSize reaches a ws peer whole", async () => {
+    const server = new WsServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true });
+    await once(server, "listening");
+    const received = new Promise<{ data: Buffer; binary: boolean }[]>((resolve) => {
+      server.on("connection", (socket) => {
+        const messages: { data: Buffer; binary: boolean }[] = [];
+        socket.on("message", (data, binary) => {
+          messages.push({ data: data as Buffer, binary });
+          if (messages.length === 2) resolve(messages);
+        });
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const client = await connect(`ws://127.0.0.1:${port}`, { compression: true, maxFrameSize: 1024 });
+    try {
+      assert.match(client.extensions, /permessage-deflate/);
+      const random = pattern(10_000).map((byte, i) => (byte * 31 + i * i) & 0xff); // compresses little: several frames
+      await client.send(from([random.subarray(0, 6000), random.subarray(6000)]));
+      await client.send(from(["text ", "in ", "pieces"]));
+      const [binary, text] = await received;
+      assert.deepEqual([binary!.binary, new Uint8Array(binary!.data)], [true, random]);
+      assert.deepEqual([text!.binary, text!.data.toString()], [false, "text in pieces"]);
+      assert.equal(client.stats.messagesOut, 2);
+    } finally {
+      client.terminate();
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
