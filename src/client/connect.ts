@@ -3,6 +3,7 @@
  * handshake over it, and hand the socket to a {@link WebSocket}.
  */
 import { isIP, connect as netConnect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import {
   HandshakeError,
@@ -21,7 +22,7 @@ import {
   type HeaderInput,
   type HttpHead,
 } from "../core/index.js";
-import { WebSocket, type ConnectionOptions } from "../node/connection.js";
+import { WebSocket, isDuplex, type ConnectionOptions } from "../node/connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "../node/extensions.js";
 import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
 import { nativeAccept } from "../node/sha1.js";
@@ -58,6 +59,13 @@ export interface ConnectOptions extends ConnectionOptions {
   localAddress?: string;
   /** Offer permessage-deflate: true for the defaults, or its options (default: off). */
   compression?: CompressionOption;
+  /**
+   * Run the handshake and the connection over this stream instead of
+   * opening TCP/TLS to the URL's host (an SSH channel, a proxy tunnel, an
+   * HTTP/2 stream, a test pair): the URL still gives the request's Host,
+   * path and scheme. A redirect is not followed (the stream is used once).
+   */
+  stream?: Duplex;
 }
 
 /** What each option of {@link connect} accepts (see `checkOptions`). */
@@ -78,6 +86,7 @@ const CONNECT_OPTIONS = new OptionTable<ConnectOptions>({
   family: Rules.oneOf(4, 6),
   localAddress: Rules.string,
   compression: Rules.either(Rules.boolean, Rules.object),
+  stream: Rules.object,
 });
 
 const DEFAULT_TIMEOUT = 30_000;
@@ -111,7 +120,11 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   checkOptions(options, CONNECT_OPTIONS, "connect()");
   connectionSettings(options);
   let target = resolveTarget(url, options);
-  const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
+  if (options.stream !== undefined && !isDuplex(options.stream)) {
+    throw new UsageError("INVALID_OPTION", `connect() option stream must be a Duplex stream, got ${describeValue(options.stream)}`);
+  }
+  // A given stream carries one attempt: a redirect cannot be followed on it.
+  const maxRedirects = options.stream !== undefined ? 0 : options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;
   for (let redirects = 0; ; redirects++) {
     const sameOrigin = target.url.origin === origin;
@@ -244,7 +257,10 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
     if (options.signal?.aborted) return reject(abortError(options.signal));
     let socket: Socket;
     const base = { host: target.host, port: target.port, family: options.family, localAddress: options.localAddress };
-    if (target.secure) {
+    const given = options.stream !== undefined;
+    if (given) {
+      socket = options.stream as Socket; // used through its Duplex side only
+    } else if (target.secure) {
       socket = tlsConnect({
         ...base,
         servername: isIP(target.host) === 0 ? target.host : undefined,
@@ -320,7 +336,8 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
     };
     const onClose = (): void => fail(new HandshakeError("CONNECTION_CLOSED", `${where} closed the connection during the handshake`, 0));
 
-    socket.on(target.secure ? "secureConnect" : "connect", onConnect);
+    if (given) queueMicrotask(onConnect);
+    else socket.on(target.secure ? "secureConnect" : "connect", onConnect);
     socket.on("data", onData);
     socket.on("error", onError);
     socket.on("close", onClose);

@@ -5,6 +5,7 @@
  */
 import type { ProtocolError } from "./errors.js";
 import type { Extension } from "./extension.js";
+import { CloseFrame, parseClosePayload } from "./close.js";
 import { Opcode } from "./frame.js";
 
 const decoder = new TextDecoder();
@@ -71,6 +72,15 @@ export class Frame {
   /** A string for text frames, the bytes otherwise. */
   get data(): string | Uint8Array {
     return this.text ?? this.payload;
+  }
+
+  /**
+   * For a close frame: its code (1005 when it carried none) and reason, as
+   * parsed from the payload (already checked when it was received); null
+   * for other frames.
+   */
+  get close(): CloseFrame | null {
+    return this.type === "close" ? parseClosePayload(this.payload) : null;
   }
 }
 

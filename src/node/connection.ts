@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   BackpressureError,
   Chunk,
@@ -55,7 +56,7 @@ import {
   streamMessage,
   toBytes,
 } from "./sending.js";
-import { connectionSettings, type ConnectionSettings } from "./settings.js";
+import { CONNECTION_OPTION_RULES, connectionSettings, type ConnectionSettings } from "./settings.js";
 import { Counters, type ConnectionStats } from "./stats.js";
 import type { Topics } from "./topics.js";
 
@@ -136,6 +137,16 @@ export interface HandshakeInfo {
   /** Extensions agreed in the handshake, in response order. */
   negotiated?: readonly Extension[];
   url?: string;
+}
+
+/** What {@link WebSocket.fromStream} takes: which end this is, and the connection's options. */
+export interface StreamConnectionOptions extends ConnectionOptions {
+  /** This end of the connection: "client" masks its frames, "server" requires masked ones. */
+  role: Role;
+  /** The subprotocol agreed on, if any (what {@link WebSocket.protocol} says; default null). */
+  protocol?: string | null;
+  /** Bytes already read from the stream after the handshake: the first frames. */
+  head?: Uint8Array;
 }
 
 /** Events emitted for listener-style use. */
@@ -266,6 +277,34 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
   }
 
+  /**
+   * Run a WebSocket over a stream whose opening handshake is already done
+   * (by the caller, or by a protocol that needs none: a test pair, an SSH
+   * channel, an HTTP/2 stream). `role` says which end this is: a client
+   * masks what it sends and a server requires masked frames. No extension
+   * is in use. To include the handshake, use `connect(url, { stream })` or
+   * the server's `handleStream(stream)`.
+   *
+   * @example
+   * ```ts
+   * import { duplexPair } from "node:stream";
+   * import { WebSocket } from "wsx";
+   * const [left, right] = duplexPair();
+   * const client = WebSocket.fromStream(left, { role: "client" });
+   * const server = WebSocket.fromStream(right, { role: "server" });
+   * await client.send("over a stream");
+   * console.log((await server.receive()).text);
+   * await client.close();
+   * ```
+   */
+  static fromStream(stream: Duplex, options: StreamConnectionOptions): WebSocket {
+    checkOptions(options, STREAM_OPTIONS, "WebSocket.fromStream()");
+    if (options.role === undefined) throw new UsageError("INVALID_OPTION", 'WebSocket.fromStream() needs role: "client" or "server"');
+    if (!isDuplex(stream)) throw new UsageError("INVALID_OPTION", `WebSocket.fromStream() takes a Duplex stream, got ${describeValue(stream)}`);
+    const { role, protocol = null, head, ...connection } = options;
+    return new WebSocket(stream as Socket, role, { protocol, extensions: "", head }, connection);
+  }
+
   /** Sends encoded off the loop are queued or running: close and publish wait behind them. */
   private get encodesPending(): boolean {
     return this.sendOrder !== null && this.sendOrder.offloaded > 0;
@@ -291,7 +330,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.outbox === null) {
       // Frames leave at once (no Nagle delay), set with the first frame: a connection that never
       // sends (most idle ones) spares the system call, and the handshake before it is one segment.
-      this.socket.setNoDelay(true);
+      // A stream given to fromStream() or connect({ stream }) may be no TCP socket.
+      (this.socket as Partial<Socket>).setNoDelay?.(true);
       this.outbox = new Outbox(this.core, this.socket, this.counters);
       if (this.info !== null) this.outbox.close(closedError(this.core, true));
     }
@@ -1120,6 +1160,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const OWNER = Symbol("wsx.connection");
+
+const STREAM_OPTIONS = new OptionTable<StreamConnectionOptions>({
+  ...CONNECTION_OPTION_RULES,
+  role: Rules.oneOf("client", "server"),
+  protocol: Rules.either(Rules.string, Rules.oneOf(null)),
+  head: Rules.object,
+});
+
+/** A readable and writable stream (what a connection runs over). */
+export function isDuplex(value: unknown): value is Duplex {
+  const stream = value as Partial<Duplex> | null;
+  return typeof stream === "object" && stream !== null && typeof stream.write === "function" && typeof stream.on === "function" && typeof stream.pause === "function" && typeof stream.resume === "function";
+}
 
 const RECEIVE_OPTIONS = new OptionTable<ReceiveOptions>({ timeout: Rules.milliseconds, maxSize: Rules.positiveInteger });
 const CHUNK_OPTIONS = new OptionTable<ReceiveChunkOptions>({ timeout: Rules.milliseconds, maxBytes: Rules.positiveInteger });

@@ -4,6 +4,7 @@ export {
   type ConnectionOptions,
   type SendData,
   type SendOptions,
+  type StreamConnectionOptions,
   type WebSocketEvents,
 } from "./connection.js";
 export { WebSocketReader, WebSocketWriter } from "./halves.js";
