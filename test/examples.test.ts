@@ -67,8 +67,9 @@ const EXPECTED: Record<string, RegExp[]> = {
     /client: ping "still there\?", answering with a pong by hand/,
     /server: pong received/,
     /server: closing with CloseFrame\(1000, "done"\)/,
-    /client: close frame "done", answering by hand/,
+    /client: close frame 1000 "done", answering by hand/,
     /server: closed, peer answered 1000 "bye", clean true/,
+    /client: connected to ws:\/\/in-process\/ws over a caller's stream/,
     /websocketz: OK/,
   ],
   "gerbil.js": [
