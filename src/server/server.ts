@@ -389,7 +389,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * ```ts
    * import { duplexPair } from "node:stream";
    * import { WebSocketServer, connect } from "wsx";
-   * const wss = new WebSocketServer({}, (ws) => ws.on("message", (message) => void ws.send(message)));
+   * const wss = new WebSocketServer({}, (ws) => {
+   *   ws.on("message", (message) => void ws.send(message));
+   * });
    * const [clientSide, serverSide] = duplexPair();
    * wss.handleStream(serverSide);
    * const ws = await connect("ws://in-process/", { stream: clientSide });
