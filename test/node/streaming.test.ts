@@ -11,6 +11,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer as WsServer } from "ws";
 import { Opcode, SizeLimitError, UsageError, connect, type Chunk } from "../../src/index.js";
+import { concat } from "../helpers/bytes.js";
 import { withPair } from "../helpers/wsx.js";
 
 const decoder = new TextDecoder();
@@ -20,16 +21,6 @@ function pattern(length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = (i * 7 + (i >> 8)) & 0xff;
   return bytes;
-}
-
-function concat(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
 }
 
 /** Pieces of one message are consistent: offsets run through each frame, opcodes and fin as the frames were. */
