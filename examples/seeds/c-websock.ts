@@ -86,8 +86,7 @@ async function websockOpen(config: WebsockConfig): Promise<WebsockHandle | null>
     const ws = await connect(url, {
       headers,
       tls: config.secured ? config.sslConfig : undefined,
-      connectTimeout: config.timeOut,
-      handshakeTimeout: config.timeOut,
+      timeout: config.timeOut, // the C API's one time_out bounds the whole open
     });
     // Payload pieces as they arrive, never more than the caller's buffer (websock_recv's len).
     ws.setDelivery("chunks");
