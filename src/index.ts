@@ -11,6 +11,7 @@ export * from "./node/index.js";
 export * from "./client/index.js";
 export * from "./server/index.js";
 export {
+  Chunk,
   CloseCode,
   CloseFrame,
   BackpressureError,
@@ -21,6 +22,7 @@ export {
   Message,
   Opcode,
   ProtocolError,
+  SizeLimitError,
   TimeoutError,
   UsageError,
   VIOLATIONS,
