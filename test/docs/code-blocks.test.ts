@@ -127,3 +127,21 @@ test("a block that does not compile is reported at its line in the Markdown", ()
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("error codes are closed sets: a misspelt code in a block does not compile", () => {
+  const dir = join(root, "dist", "doc-blocks-codes");
+  try {
+    const code = [
+      'import { connect, UsageError } from "wsx";',
+      "",
+      'const info = await (await connect("ws://127.0.0.1:8080/")).closed;',
+      'if (info.error?.code === "PONG_TIMEOUT") console.log("dead peer");',
+      'if (info.error instanceof UsageError && info.error.code === "INVALID_OPTIONS") console.log("typo");',
+    ].join("\n");
+    const errors = checkBlocks([{ file: "docs/x.md", line: 1, code }], dir);
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0]!, /^docs\/x\.md:5:.*"INVALID_OPTIONS"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
