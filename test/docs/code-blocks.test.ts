@@ -14,6 +14,7 @@ import { join, relative } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { userCompilerOptions } from "../helpers/typescript.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const OPT_OUT = /^<!--\s*not type-checked:(.*)-->\s*$/;
@@ -78,17 +79,7 @@ function checkBlocks(blocks: Block[], dir: string): string[] {
     writeFileSync(path, `${block.code}\nexport {};\n`);
     return path;
   });
-  const program = ts.createProgram(files, {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ["lib.es2022.d.ts"],
-    types: ["node"],
-    typeRoots: [join(root, "node_modules/@types")],
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-  });
+  const program = ts.createProgram(files, userCompilerOptions());
   return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
     const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n");
     const index = diagnostic.file === undefined ? -1 : files.indexOf(diagnostic.file.fileName);

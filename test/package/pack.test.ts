@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { userCompilerOptions } from "../helpers/typescript.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -136,17 +137,7 @@ describe("npm pack: the tarball installed in a scratch project", () => {
       const imports = specifiers.map((specifier, index) => `import * as entry${index} from ${JSON.stringify(specifier)};`);
       const uses = specifiers.map((_, index) => `console.log(Object.keys(entry${index}).length);`);
       writeFileSync(file, [...imports, ...uses, "export {};", ""].join("\n"));
-      const options: ts.CompilerOptions = {
-        target: ts.ScriptTarget.ES2022,
-        module: setting.module,
-        moduleResolution: setting.moduleResolution,
-        lib: ["lib.es2022.d.ts"],
-        types: ["node"],
-        typeRoots: [join(root, "node_modules/@types")],
-        strict: true,
-        noEmit: true,
-        skipLibCheck: true,
-      };
+      const options = userCompilerOptions(setting.module, setting.moduleResolution);
       const program = ts.createProgram([file], options, cachingHost(options));
       const errors = ts.getPreEmitDiagnostics(program).map((diagnostic) => {
         const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n");
