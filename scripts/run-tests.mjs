@@ -74,7 +74,8 @@ const skips = existsSync(skipLog)
 rmSync(scratch, { recursive: true, force: true });
 
 let status = result.status ?? 1;
-if (skips.length > 0) {
+if (skips.length === 0) console.log("\nNothing was skipped.");
+else {
   const byReason = new Map();
   for (const skip of skips) {
     const where = `${skip.file ? relative(process.cwd(), skip.file) : "?"}: ${skip.suite ? "suite" : "test"} "${skip.name}"`;
