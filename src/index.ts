@@ -27,6 +27,8 @@ export {
   type FrameType,
   type GeneralErrorCode,
   type HandshakeErrorCode,
+  type ProxyErrorCode,
+  type QueueErrorCode,
   type RedisErrorCode,
   type TimeoutErrorCode,
   type UsageErrorCode,

@@ -92,12 +92,15 @@ export type HandshakeErrorCode =
 
 /** Codes of {@link TimeoutError}: which deadline passed. */
 export type TimeoutErrorCode =
-  | "CONNECT_TIMEOUT"
+  | "DNS_TIMEOUT"
   | "HANDSHAKE_TIMEOUT"
   | "IDLE_TIMEOUT"
   | "PING_TIMEOUT"
   | "PONG_TIMEOUT"
-  | "RECEIVE_TIMEOUT";
+  | "PROXY_TIMEOUT"
+  | "RECEIVE_TIMEOUT"
+  | "TCP_TIMEOUT"
+  | "TLS_TIMEOUT";
 
 /** Codes of {@link UsageError}: what the caller passed or did that wsx cannot use. */
 export type UsageErrorCode =
@@ -127,6 +130,7 @@ export type UsageErrorCode =
   | "INVALID_ORIGIN"
   | "INVALID_PATH"
   | "INVALID_PORT"
+  | "INVALID_PROXY"
   | "INVALID_STATUS"
   | "INVALID_SUBPROTOCOL"
   | "INVALID_TOPIC"
@@ -139,6 +143,7 @@ export type UsageErrorCode =
   | "REDIS_CLIENTS"
   | "RESERVED_HEADER"
   | "SERVER_CLOSED"
+  | "SOCKS_UNAVAILABLE"
   | "UNKNOWN_OPTION"
   | "USE_CONNECT";
 
@@ -148,6 +153,12 @@ export type UsageErrorCode =
  * unavailable.
  */
 export type GeneralErrorCode = "ABORTED" | "CONNECT_FAILED" | "DEFLATE_UNSUPPORTED";
+
+/** Codes of `ProxyError` (the client's proxy did not open a tunnel). */
+export type ProxyErrorCode = "PROXY_REFUSED" | "PROXY_CLOSED" | "PROXY_FAILED";
+
+/** Codes of `QueueOverflowError` (a `reconnecting()` queue was full). */
+export type QueueErrorCode = "QUEUE_FULL" | "QUEUE_DROPPED";
 
 /** Codes of `RedisAdapterError`, which the Redis adapter (`wsx/redis`) reports to its `onError`. */
 export type RedisErrorCode =
@@ -167,6 +178,8 @@ export type ErrorCode =
   | TimeoutErrorCode
   | UsageErrorCode
   | GeneralErrorCode
+  | ProxyErrorCode
+  | QueueErrorCode
   | RedisErrorCode
   | "CONNECTION_CLOSED"
   | "SEND_DROPPED";

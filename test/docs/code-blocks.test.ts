@@ -96,7 +96,7 @@ test("every TypeScript block of README.md and docs/ compiles against the built p
   assert.deepEqual(found.flatMap((file) => file.problems), []);
   assert.ok(blocks.length >= 5, `found only ${blocks.length} blocks`);
   // Inside the package directory (dist/ is ignored by git): "wsx" resolves to the package itself.
-  const dir = join(root, "dist", "doc-blocks");
+  const dir = join(root, "dist", "doc-blocks-typecheck");
   try {
     const errors = checkBlocks(blocks, dir);
     assert.equal(errors.length, 0, `${errors.length} type errors in the documentation's code blocks:\n${errors.join("\n")}`);
