@@ -1,10 +1,11 @@
 /**
  * `client`: client libraries (bench/clients/) against one server process
  * each of wsx, ws and Bun: 10 connections × 64 in flight, 32-byte binary;
- * client CPU µs per message.
+ * client CPU µs per message. The libraries: wsx's own API, wsx/web (the
+ * WHATWG WebSocket on wsx), ws, and Node's WebSocket (undici).
  */
 import { join } from "node:path";
-import { envWith, type Bench, type Running } from "../lib/bench.js";
+import { CLIENT_NAMES, envWith, type Bench, type Running } from "../lib/bench.js";
 import { Child } from "../lib/child.js";
 import { MiB, otherLoad, percent, sample, used } from "../lib/measure.js";
 import { rssBytes } from "../lib/proc.js";
@@ -21,8 +22,7 @@ interface ClientResult {
 }
 
 const LOAD = { connections: 10, window: 64, size: 32 };
-const LIBRARIES = ["wsx", "ws"] as const;
-type Library = (typeof LIBRARIES)[number];
+type Library = (typeof CLIENT_NAMES)[number];
 
 async function runClient(bench: Bench, library: Library, server: Running): Promise<ClientResult> {
   const name = `${library}-client`;
@@ -63,8 +63,9 @@ async function runClient(bench: Bench, library: Library, server: Running): Promi
 export default {
   name: "client",
   async run(bench: Bench): Promise<ScenarioResult> {
-    const wanted = bench.options.servers;
-    const libraries = LIBRARIES.filter((l) => wanted === null || wanted.includes(l));
+    // --clients picks the libraries; without it, --servers does for wsx and ws (their own clients).
+    const wanted = bench.options.clients ?? bench.options.servers;
+    const libraries = CLIENT_NAMES.filter((l) => wanted === null || wanted.includes(l));
     // Both clients run against the same server process, for three servers. wsx and Bun batch
     // their writes, so a client reads many messages at a time and what the client library
     // itself costs shows. ws writes every message with its own syscall, so against it any
@@ -95,11 +96,15 @@ export default {
       { a: "wsx → wsx", b: "ws → wsx", targets: { cpuPerUnit: 0.3 } },
       { a: "wsx → ws", b: "ws → ws" },
       { a: "wsx → bun", b: "ws → bun" },
+      // What the browser API costs over wsx's own, and against the other standard WebSocket.
+      { a: "wsx-web → wsx", b: "wsx → wsx" },
+      { a: "wsx-web → wsx", b: "undici → wsx" },
+      { a: "wsx-web → bun", b: "undici → bun" },
     ]);
     return {
       name: "client",
       description:
-        `client libraries against one server process (wsx, ws, then bun): ${LOAD.connections} connections × ${LOAD.window} in flight, ` +
+        `client libraries (wsx, wsx/web, ws, Node's WebSocket = undici) against one server process (wsx, ws, then bun): ${LOAD.connections} connections × ${LOAD.window} in flight, ` +
         `${LOAD.size}-byte binary; client CPU µs per message`,
       firstColumn: "client → server",
       rows,
