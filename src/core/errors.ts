@@ -106,6 +106,7 @@ export type TimeoutErrorCode =
 export type UsageErrorCode =
   | "ADAPTER_ATTACHED"
   | "ADAPTER_CLOSED"
+  | "CHUNK_DELIVERY"
   | "CLOSE_REASON_TOO_LONG"
   | "CONTROL_TOO_LONG"
   | "DUPLICATE_HEADER"
@@ -182,6 +183,7 @@ export type ErrorCode =
   | QueueErrorCode
   | RedisErrorCode
   | "CONNECTION_CLOSED"
+  | "RECEIVE_TOO_BIG"
   | "SEND_DROPPED";
 
 /** Base class of every error wsx raises; `code` is stable and machine readable. */
@@ -251,6 +253,23 @@ export class UsageError extends WebSocketError {
   declare readonly code: UsageErrorCode;
   constructor(code: UsageErrorCode, message: string) {
     super(code, message);
+  }
+}
+
+/**
+ * A received message was larger than the `maxSize` one `receive()` call
+ * allowed. The connection stays open: the message is skipped (what is left
+ * of it is dropped as it arrives) and the next call reads the next message.
+ */
+export class SizeLimitError extends WebSocketError {
+  declare readonly code: "RECEIVE_TOO_BIG";
+  /** Bytes of the message seen when it was refused (its size, or more than `limit` so far). */
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super("RECEIVE_TOO_BIG", `received message of ${size} bytes or more is over maxSize ${limit}`);
+    this.size = size;
+    this.limit = limit;
   }
 }
 
