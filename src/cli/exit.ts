@@ -28,11 +28,17 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  could not connect or listen (refused, unreachable, TLS, timeout, proxy)
   4  the server refused the handshake with an HTTP status (printed)`;
 
+/** The command's own failures (not the library's: those are WebSocketErrors with their codes). */
+export type CommandErrorCode = "CLI_USAGE" | "LISTEN_FAILED";
+
 /** A command failed in a way the user should be told about in one line, with this exit code. */
-export class CommandError extends WebSocketError {
+export class CommandError extends Error {
+  readonly code: CommandErrorCode;
   readonly exitCode: ExitCodeValue;
-  constructor(code: string, message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
-    super(code, message, options);
+  constructor(code: CommandErrorCode, message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CommandError";
+    this.code = code;
     this.exitCode = exitCode;
   }
 }
