@@ -21,6 +21,7 @@ export class RedisAdapterError extends WebSocketError {
   }
 }
 
+/** Options of {@link redisAdapter}: where Redis is (or two connections to use), the channel prefix, the outage queue and error reports. */
 export interface RedisAdapterOptions {
   /**
    * Where Redis is, e.g. `"redis://127.0.0.1:6379/0"`. The adapter opens two

@@ -70,9 +70,11 @@ test("every code of ErrorCode is raised somewhere in src/", () => {
   assert.deepEqual(unused, []);
 });
 
-test("the README's Errors section links to the full list", () => {
+test("the README and the guide's Errors section link to the full list", () => {
   const readme = readFileSync(join(root, "README.md"), "utf8");
-  const section = /^## Errors\n([\s\S]*?)(?=^## )/m.exec(readme);
-  assert.ok(section, "README.md has an Errors section");
-  assert.match(section[1]!, /\(docs\/errors\.md\)/);
+  assert.match(readme, /\(docs\/errors\.md\)/);
+  const guide = readFileSync(join(root, "docs", "security.md"), "utf8");
+  const section = /^## Errors\n([\s\S]*?)(?=^## )/m.exec(guide);
+  assert.ok(section, "docs/security.md has an Errors section");
+  assert.match(section[1]!, /\(errors\.md\)/);
 });
