@@ -54,6 +54,14 @@ export interface ConnectOptions extends ConnectionOptions {
   localAddress?: string;
   /** Offer permessage-deflate: true for the defaults, or its options (default: off). */
   compression?: CompressionOption;
+  /**
+   * Called with the head of each HTTP response the handshake gets (a
+   * redirect, a refusal, the 101), before it is acted on. For diagnostics and
+   * facades: `wsx/ws` gives it to `ws`'s `upgrade` and `unexpected-response` events.
+   */
+  onResponse?: (response: HttpHead) => void;
+  /** Called with the URL a redirect leads to, just before it is followed (see `redirect`). */
+  onRedirect?: (url: URL) => void;
 }
 
 const DEFAULT_TIMEOUT = 30_000;
@@ -95,6 +103,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       const location = redirectLocation(error);
       if (location === null || redirects >= maxRedirects) throw error;
       target = resolveTarget(new URL(location, httpUrl(target.url)), { ...options, params: undefined }, target.secure);
+      options.onRedirect?.(target.url);
     }
   }
 }
@@ -265,6 +274,8 @@ function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean): 
       try {
         result = parser.push(chunk);
         if (result === null) return;
+        options.onResponse?.(result.head);
+        if (settled) return; // aborted from the callback
         // A redirect fails here too; its error carries the Location that connect() follows.
         const accepted = verifyServerResponse(result.head, key, { protocols, extensions: offers, accept: nativeAccept(key) });
         const extensions = acceptExtensions(factories, accepted.extensions, Number(result.head.startLine[1]));
