@@ -484,6 +484,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.inbox?.resumeReading();
   }
 
+  /** A message sent in fragments (`fin: false`) is unfinished: the next send continues it. */
+  get sendingFragments(): boolean {
+    return this.core.sendingFragments;
+  }
+
   /** Whether reading is paused by {@link pause}. */
   get isPaused(): boolean {
     return this.inbox?.pausedByApplication === true;

@@ -2,6 +2,7 @@ export {
   WebSocket,
   type CloseInfo,
   type ConnectionOptions,
+  type ConnectionSink,
   type SendData,
   type SendOptions,
   type WebSocketEvents,
