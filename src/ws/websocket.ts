@@ -24,11 +24,11 @@ import { addEventListener, getAttribute, removeEventListener, setAttribute, type
 import type { CloseEvent, ErrorEvent, Event, MessageEvent } from "./events.js";
 import { clientConnectOptions, type ClientOptions } from "./options.js";
 
-/** A received message's data: a Buffer, an ArrayBuffer or Buffer fragments, as `binaryType` says. */
-export type RawData = Buffer | ArrayBuffer | Buffer[];
+/** A received message's data: a Buffer, an ArrayBuffer, Buffer fragments or a Blob, as `binaryType` says. */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 /** What `send`, `ping` and `pong` accept (numbers are sent as their decimal text, as `ws` does). */
 export type Data = string | number | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[];
-export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments";
+export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 /** The callback of `send`, `ping` and `pong`: an error if the data could not be written. */
 export type SendCallback = (error?: Error) => void;
 
@@ -63,7 +63,7 @@ const CLOSING = 2;
 const CLOSED = 3;
 type ReadyState = 0 | 1 | 2 | 3;
 const STATE_NAMES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"] as const;
-const BINARY_TYPES: readonly string[] = ["nodebuffer", "arraybuffer", "fragments"];
+const BINARY_TYPES: readonly string[] = ["nodebuffer", "arraybuffer", "fragments", "blob"];
 const EMPTY = Buffer.alloc(0);
 const CLOSED_BEFORE_OPEN = "WebSocket was closed before the connection was established";
 
@@ -190,7 +190,12 @@ class Sink implements ConnectionSink {
       return;
     }
     const type = ws.binaryType;
-    ws.emit("message", type === "nodebuffer" ? asBuffer(bytes) : type === "arraybuffer" ? asArrayBuffer(bytes) : [asBuffer(bytes)], true);
+    let data: RawData;
+    if (type === "nodebuffer") data = asBuffer(bytes);
+    else if (type === "arraybuffer") data = asArrayBuffer(bytes);
+    else if (type === "fragments") data = [asBuffer(bytes)];
+    else data = new Blob([bytes]);
+    ws.emit("message", data, true);
   }
   ping(payload: Uint8Array): void {
     this.ws.emit("ping", asBuffer(payload));
@@ -294,7 +299,7 @@ export class WebSocket extends EventEmitter {
     return this.connection!.readyState === "open" ? OPEN : CLOSING;
   }
 
-  /** How binary messages are given: Buffer (default), ArrayBuffer, or an array of Buffers. */
+  /** How binary messages are given: Buffer (default), ArrayBuffer, an array of Buffers, or a Blob. */
   get binaryType(): BinaryType {
     return this.type;
   }
