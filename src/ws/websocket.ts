@@ -15,6 +15,7 @@ import {
   UsageError,
   WebSocketError,
   encodeClosePayload,
+  isValidCloseCode,
   type HttpHead,
   type Message,
 } from "../core/index.js";
@@ -431,7 +432,8 @@ export class WebSocket extends EventEmitter {
     if (this.state === CONNECTING) return this.abandon();
     // As ws: a reason without a code is not sent.
     const text = code === undefined ? "" : reasonText(reason);
-    encodeClosePayload(code, text); // a bad code or reason is refused now
+    if (code !== undefined && !isValidCloseCode(code)) throw new UsageError("INVALID_CLOSE_CODE", `close code ${String(code)} may not be sent`);
+    encodeClosePayload(code, text); // a reason too long is refused now
     void this.connection!.close(code, text);
   }
 
