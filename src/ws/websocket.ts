@@ -28,7 +28,7 @@ import { clientConnectOptions, type ClientOptions } from "./options.js";
 /** A received message's data: a Buffer, an ArrayBuffer, Buffer fragments or a Blob, as `binaryType` says. */
 export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 /** What `send`, `ping` and `pong` accept (numbers are sent as their decimal text, as `ws` does). */
-export type Data = string | number | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[];
+export type Data = string | number | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly unknown[];
 export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 /** The callback of `send`, `ping` and `pong`: an error if the data could not be written. */
 export type SendCallback = (error?: Error) => void;
