@@ -24,6 +24,7 @@ export {
   VIOLATIONS,
   WebSocketError,
   type FrameType,
+  type HttpHead,
   type Limits,
   type MessageType,
   type ViolationCode,
