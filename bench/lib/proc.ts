@@ -27,6 +27,15 @@ export function cpuMicros(pid: number): number {
   return (ticks * 1e6) / clockTicks();
 }
 
+/** Minor page faults of a process so far, and its CPU time split into user and kernel (µs). */
+export function faults(pid: number): { minor: number; userMicros: number; systemMicros: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3; minflt is field 10, utime 14, stime 15.
+  const tick = 1e6 / clockTicks();
+  return { minor: Number(fields[7]), userMicros: Number(fields[11]) * tick, systemMicros: Number(fields[12]) * tick };
+}
+
 /**
  * CPU time the main thread of a process has used so far, in microseconds, to the
  * nanosecond (/proc/<pid>/task/<pid>/schedstat), or null where the kernel does not

@@ -1,14 +1,15 @@
 /**
  * Bun's own server, as a reference point (`bun dist/bench/servers/bun.js`):
  * prints its port, then serves /echo, /idle, /sub (subscribe to the topic
- * "bench") and /pub (every message received goes to `server.publish("bench", …)`)
+ * "bench"), /pub (every message received goes to `server.publish("bench", …)`)
+ * and /all (both: the path wsload's `bcast` mode uses)
  * with `Bun.serve`.
  */
 import { emit, serveCommands } from "../lib/control.js";
 
 const TOPIC = "bench";
 
-type Path = "/echo" | "/idle" | "/sub" | "/pub";
+type Path = "/echo" | "/idle" | "/sub" | "/pub" | "/all";
 
 // The few parts of Bun's API used here (this project does not depend on Bun's types).
 interface BunSocket {
@@ -38,7 +39,7 @@ interface BunApi {
 }
 declare const Bun: BunApi;
 
-const PATHS: readonly string[] = ["/echo", "/idle", "/sub", "/pub"];
+const PATHS: readonly string[] = ["/echo", "/idle", "/sub", "/pub", "/all"];
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -52,11 +53,11 @@ const server = Bun.serve({
     perMessageDeflate: false,
     maxPayloadLength: 64 * 1024 * 1024,
     open(ws) {
-      if (ws.data.path === "/sub") ws.subscribe(TOPIC);
+      if (ws.data.path === "/sub" || ws.data.path === "/all") ws.subscribe(TOPIC);
     },
     message(ws, message) {
       if (ws.data.path === "/echo") ws.send(message);
-      else if (ws.data.path === "/pub") server.publish(TOPIC, message);
+      else if (ws.data.path === "/pub" || ws.data.path === "/all") server.publish(TOPIC, message);
     },
   },
 });

@@ -3,7 +3,9 @@
  * prints its port, then serves /echo, /idle, /sub (a subscriber: every
  * connection is one, ws has no topics) and /pub (every message received is
  * sent to every other open client with ws's documented broadcast loop,
- * `wss.clients.forEach(... client.send(data, { binary }))`). ws uses bufferutil (masking
+ * `wss.clients.forEach(... client.send(data, { binary }))`), and /all (the
+ * same loop to every client, the sender included: the path wsload's `bcast`
+ * mode uses). ws uses bufferutil (masking
  * in C) when it is installed unless WS_NO_BUFFER_UTIL is set: the runner
  * starts the plain `ws` variant with WS_NO_BUFFER_UTIL=1 and `ws-bufferutil`
  * without it. `--deflate true` sets `perMessageDeflate: true`, `--deflate
@@ -27,10 +29,11 @@ const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate 
 
 wss.on("connection", (ws, request) => {
   ws.on("error", () => undefined);
-  if (request.url === "/pub") {
+  if (request.url === "/pub" || request.url === "/all") {
+    const others = request.url === "/pub";
     ws.on("message", (data, isBinary) => {
       wss.clients.forEach((client) => {
-        if (client !== ws && client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+        if ((!others || client !== ws) && client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
       });
     });
     return;

@@ -2,8 +2,9 @@
  * wsx server under test. `node dist/bench/servers/wsx.js [listener|iter] [--deflate JSON]
  * [--max-backpressure BYTES] [--backpressure wait|drop|close]` prints its port, then serves
  * /echo (echo every message with its type), /idle (accept, do nothing),
- * /sub (subscribe to the topic "bench") and /pub (publish every message
- * received to "bench" with `server.publish`).
+ * /sub (subscribe to the topic "bench"), /pub (publish every message
+ * received to "bench" with `server.publish`) and /all (both: the path
+ * wsload's `bcast` mode uses, where one of the subscribers publishes).
  *
  * - listener: `ws.on("message", (m) => ws.send(m))`, the fastest public API.
  * - iter: `for await (const m of ws) ws.send(m)`, to show what the async iterator costs.
@@ -42,7 +43,7 @@ const server = await serve(
   {
     port: 0,
     host: "127.0.0.1",
-    path: ["/echo", "/idle", "/sub", "/pub"],
+    path: ["/echo", "/idle", "/sub", "/pub", "/all"],
     compression,
     ...(maxBackpressure === undefined ? {} : { maxBackpressure: Number(maxBackpressure) }),
     ...(backpressure === undefined ? {} : { backpressure }),
@@ -52,7 +53,8 @@ const server = await serve(
       ws.subscribe(TOPIC);
       return;
     }
-    if (request.path === "/pub") {
+    if (request.path === "/all") ws.subscribe(TOPIC);
+    if (request.path === "/pub" || request.path === "/all") {
       ws.on("message", (message) => void server.publish(TOPIC, message));
       return;
     }

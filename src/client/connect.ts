@@ -7,10 +7,14 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import {
   HandshakeError,
   HttpHeadParser,
+  OptionTable,
+  Rules,
   TimeoutError,
   UsageError,
   WebSocketError,
   buildClientRequest,
+  checkOptions,
+  describeValue,
   encodeBase64,
   parseProtocolList,
   verifyServerResponse,
@@ -19,7 +23,7 @@ import {
 } from "../core/index.js";
 import { WebSocket, type ConnectionOptions } from "../node/connection.js";
 import { acceptExtensions, extensionFactories, type CompressionOption } from "../node/extensions.js";
-import { connectionSettings } from "../node/settings.js";
+import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
 import { nativeAccept } from "../node/sha1.js";
 
 /** Options of {@link connect}. Limits apply to what the server sends. */
@@ -64,6 +68,28 @@ export interface ConnectOptions extends ConnectionOptions {
   onRedirect?: (url: URL) => void;
 }
 
+/** What each option of {@link connect} accepts (see `checkOptions`). */
+const CONNECT_OPTIONS = new OptionTable<ConnectOptions>({
+  ...CONNECTION_OPTION_RULES,
+  protocols: Rules.either(Rules.string, Rules.arrayOf(Rules.string)),
+  headers: Rules.object,
+  origin: Rules.string,
+  auth: Rules.either(Rules.string, Rules.object),
+  cookies: Rules.either(Rules.string, Rules.object),
+  params: Rules.object,
+  redirect: Rules.either(Rules.boolean, Rules.count),
+  timeout: Rules.delay,
+  connectTimeout: Rules.delay,
+  handshakeTimeout: Rules.delay,
+  tls: Rules.object,
+  signal: Rules.object,
+  family: Rules.oneOf(4, 6),
+  localAddress: Rules.string,
+  compression: Rules.either(Rules.boolean, Rules.object),
+  onResponse: Rules.function,
+  onRedirect: Rules.function,
+});
+
 const DEFAULT_TIMEOUT = 30_000;
 const DEFAULT_REDIRECTS = 5;
 
@@ -91,7 +117,9 @@ interface Target {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
-  connectionSettings(options); // bad options fail before any connection is made
+  // Bad options fail before any connection is made.
+  checkOptions(options, CONNECT_OPTIONS, "connect()");
+  connectionSettings(options);
   let target = resolveTarget(url, options);
   const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = target.url.origin;
@@ -121,6 +149,7 @@ function httpUrl(url: URL): URL {
 
 function resolveTarget(input: string | URL, options: ConnectOptions, wasSecure = false): Target {
   let url: URL;
+  if (typeof input !== "string" && !(input instanceof URL)) throw new UsageError("INVALID_URL", `connect() takes a URL or a string, got ${describeValue(input)}`);
   try {
     url = new URL(typeof input === "string" ? input : input.href);
   } catch {

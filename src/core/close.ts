@@ -52,6 +52,7 @@ export function parseClosePayload(payload: Uint8Array): CloseFrame {
  * {@link UsageError} for a code that must not be sent or a reason over 123 bytes.
  */
 export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
+  if (typeof reason !== "string") throw new UsageError("INVALID_CLOSE", `a close reason must be a string, got ${typeof reason}`);
   if (code === undefined || code === CloseCode.NO_STATUS) {
     if (reason !== "") throw new UsageError("INVALID_CLOSE", "a close reason needs a close code");
     return new Uint8Array(0);

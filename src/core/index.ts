@@ -4,6 +4,7 @@
  */
 export * from "./errors.js";
 export * from "./limits.js";
+export * from "./options.js";
 export * from "./mask.js";
 export * from "./utf8.js";
 export * from "./close.js";

@@ -7,8 +7,9 @@
 import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
 import type { Extension } from "./extension.js";
-import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, isControlOpcode, type FrameSink } from "./frame.js";
+import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerSize, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
+import { OptionTable, Rules, checkOptions, invalidData } from "./options.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
 import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
@@ -66,6 +67,30 @@ export interface MessageOptions {
   /** Split the message into frames of at most this many bytes. */
   fragmentSize?: number;
 }
+
+// fragmentSize is checked by checkFragmentSize.
+const MESSAGE_OPTIONS = new OptionTable<MessageOptions>({ compress: Rules.boolean, fragmentSize: null });
+const TRANSFORMED_OPTIONS = new OptionTable<{ fragmentSize?: number }>({ fragmentSize: null });
+const ENCODE_OPTIONS = new OptionTable<{ compress?: boolean }>({ compress: Rules.boolean });
+
+/** The options a protocol takes, and what each accepts (limits are checked by `resolveLimits`). */
+const PROTOCOL_OPTIONS = new OptionTable<ProtocolOptions>({
+  role: Rules.oneOf("client", "server"),
+  limits: Rules.object,
+  autoPong: Rules.boolean,
+  autoClose: Rules.boolean,
+  deliver: Rules.oneOf("messages", "frames", "chunks"),
+  utf8Check: Rules.function,
+  slab: Rules.object,
+  random: Rules.function,
+  extensions: Rules.arrayOf(Rules.object),
+  asyncDecode: Rules.boolean,
+  maxFrameSize: null,
+  maxMessageSize: null,
+  maxFragments: null,
+  maxHeaderBytes: null,
+  maxHeaderCount: null,
+});
 
 const EMPTY = new Uint8Array(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
@@ -151,9 +176,18 @@ export class Protocol implements FrameSink {
   private sentClose: CloseFrame | null = null;
   private receivedClose: CloseFrame | null = null;
   private failure: ProtocolError | null = null;
+  /**
+   * The close frame answering {@link failure}, queued by the next
+   * {@link output}: what the driver sends before then (answers to the
+   * messages that preceded the violation) goes out first.
+   */
+  private failureClose: CloseFrame | null = null;
   private transportEnded = false;
 
+  /** Throws UsageError `UNKNOWN_OPTION` / `INVALID_OPTION` (or `INVALID_LIMIT`) for options it cannot use. */
   constructor(options: ProtocolOptions) {
+    checkOptions(options, PROTOCOL_OPTIONS, "Protocol");
+    if (options?.role === undefined) throw new UsageError("INVALID_OPTION", 'Protocol: role must be "client" or "server"');
     this.role = options.role;
     this.limits = options.limits ?? resolveLimits(options);
     this.autoPong = options.autoPong ?? true;
@@ -195,7 +229,8 @@ export class Protocol implements FrameSink {
   // ---- state ----
 
   get state(): ProtocolState {
-    if (this.failure !== null || this.transportEnded) return "closed";
+    if (this.transportEnded) return "closed";
+    if (this.failure !== null) return this.failureClose !== null ? "closing" : "closed";
     if (this.sentClose !== null && this.receivedClose !== null) return "closed";
     if (this.sentClose !== null || this.receivedClose !== null) return "closing";
     return "open";
@@ -232,6 +267,15 @@ export class Protocol implements FrameSink {
   }
 
   /**
+   * True from a violation until {@link output} queues the close frame that
+   * answers it (see {@link receive}): the application may still answer the
+   * messages that arrived before the bad frame.
+   */
+  get failing(): boolean {
+    return this.failureClose !== null;
+  }
+
+  /**
    * The connection's close code as RFC 6455 section 7.1.5 defines it: the code
    * of the close frame received, 1005 if it had none, 1006 if none arrived.
    */
@@ -245,8 +289,9 @@ export class Protocol implements FrameSink {
   }
 
   /**
-   * True once the transport should be closed: the close handshake finished or
-   * the connection failed. A server closes TCP first (RFC 6455 section 7.1.1).
+   * True once the transport should be closed: the close handshake finished, or
+   * the connection failed and its close frame was taken by {@link output}.
+   * A server closes TCP first (RFC 6455 section 7.1.1).
    */
   get shouldCloseTransport(): boolean {
     return this.state === "closed";
@@ -257,10 +302,34 @@ export class Protocol implements FrameSink {
   /**
    * Feed bytes from the transport, in any chunking. The protocol takes the
    * chunk over (payloads are unmasked in place and may be handed out as
-   * views), so do not reuse it. Never throws for bad input: a violation
-   * becomes an `error` event and a queued close frame.
+   * views), so do not reuse it. Never throws for bad input.
+   *
+   * A violation (RFC 6455 7.1.7) stops parsing at the bad frame: everything
+   * before it is delivered as usual, in order, and the `error` event comes
+   * last; nothing after the bad frame is read. The close frame answering
+   * the error is queued by the next {@link output} call (see
+   * {@link failing}), so a driver that handles the events first and then
+   * takes the output writes the application's answers to those messages
+   * before the close frame, whatever the chunking of the input.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "wsx/core";
+   * const server = new Protocol({ role: "server" });
+   * const mask = [1, 2, 3, 4];
+   * const masked = (b0: number, payload: number[]) =>
+   *   [b0, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)];
+   * // "Hi", then a frame with a reserved opcode (0x3): a protocol error
+   * server.receive(new Uint8Array([...masked(0x81, [0x48, 0x69]), ...masked(0x83, [])]));
+   * for (const event of server.events()) {
+   *   if (event.type === "text") server.sendText(event.text); // answered
+   *   if (event.type === "error") console.log(event.error.code); // "UNKNOWN_OPCODE"
+   * }
+   * const out = server.output(); // the echo of "Hi", then the close frame (1002)
+   * ```
    */
   receive(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array)) throw invalidData("receive()", "a Uint8Array", chunk);
     if (chunk.length > 0) this.openParser().push(chunk);
   }
 
@@ -293,6 +362,7 @@ export class Protocol implements FrameSink {
   transportClosed(): void {
     if (this.transportEnded) return;
     this.transportEnded = true;
+    this.failureClose = null;
     this.openParser().stop();
     for (const extension of this.extensions) extension.dispose();
     if (this.receivedClose === null) {
@@ -508,6 +578,7 @@ export class Protocol implements FrameSink {
    * is pending.
    */
   decoded(payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) throw invalidData("decoded()", "a Uint8Array", payload);
     const type = this.takePendingDecode();
     if (this.transportEnded || this.failure !== null) return;
     this.deliverDecoded(type, payload);
@@ -571,7 +642,8 @@ export class Protocol implements FrameSink {
     this.openParser().stop();
     this.messageType = null;
     this.data = null;
-    if (this.sentClose === null) this.writeClose(new CloseFrame(error.closeCode, ""));
+    // Queued by the next output(): answers to what came before the bad frame go out first.
+    if (this.sentClose === null) this.failureClose = new CloseFrame(error.closeCode, "");
     this.emitEvent({ type: "error", error });
   }
 
@@ -579,6 +651,7 @@ export class Protocol implements FrameSink {
 
   /** Queue a complete text message. */
   sendText(text: string): void {
+    if (typeof text !== "string") throw invalidData("sendText()", "a string", text);
     if (this.extensions.length > 0) return this.sendMessage(Opcode.TEXT, text);
     this.checkCanSendData();
     this.openWriter().text(true, 0, Opcode.TEXT, text);
@@ -586,6 +659,7 @@ export class Protocol implements FrameSink {
 
   /** Queue a complete binary message. The bytes must not change until they are written. */
   sendBinary(data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw invalidData("sendBinary()", "a Uint8Array", data);
     if (this.extensions.length > 0) return this.sendMessage(Opcode.BINARY, data);
     this.checkCanSendData();
     this.openWriter().frame(true, 0, Opcode.BINARY, data);
@@ -600,6 +674,9 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array)) throw invalidData("sendMessage()", "a string or a Uint8Array", payload);
+    checkOptions(options, MESSAGE_OPTIONS, "sendMessage()");
+    if (options.fragmentSize !== undefined) checkFragmentSize(options.fragmentSize);
     this.checkCanSendData();
     const { bytes, rsv } = this.applyExtensions(toBytes(payload), options);
     this.writeMessage(opcode, bytes, rsv, options.fragmentSize);
@@ -614,7 +691,10 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
-    if ((rsv & ~this.allowedRsv) !== 0) {
+    if (!(payload instanceof Uint8Array)) throw invalidData("sendTransformed()", "a Uint8Array", payload);
+    checkOptions(options, TRANSFORMED_OPTIONS, "sendTransformed()");
+    if (options.fragmentSize !== undefined) checkFragmentSize(options.fragmentSize);
+    if (!Number.isInteger(rsv) || (rsv & ~this.allowedRsv) !== 0) {
       throw new UsageError("INVALID_FRAME", `RSV bits ${rsv} are not all claimed by a negotiated extension`);
     }
     this.checkCanSendData();
@@ -624,7 +704,6 @@ export class Protocol implements FrameSink {
   /** Frame a message, split into frames of `size` bytes if given; only the first frame carries the RSV bits. */
   private writeMessage(opcode: number, bytes: Uint8Array, rsv: number, size: number | undefined): void {
     if (size === undefined || bytes.length <= size) return this.openWriter().frame(true, rsv, opcode, bytes);
-    if (!Number.isInteger(size) || size < 1) throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
     for (let offset = 0; offset < bytes.length; offset += size) {
       const end = Math.min(offset + size, bytes.length);
       this.openWriter().frame(end === bytes.length, offset === 0 ? rsv : 0, offset === 0 ? opcode : Opcode.CONTINUATION, bytes.subarray(offset, end));
@@ -637,6 +716,8 @@ export class Protocol implements FrameSink {
    * may split a character between frames; the message as a whole must be UTF-8.
    */
   sendFrame(opcode: number, payload: Uint8Array | string, fin: boolean): void {
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array)) throw invalidData("sendFrame()", "a string or a Uint8Array", payload);
+    if (typeof fin !== "boolean") throw new UsageError("INVALID_FRAME", `fin must be true or false, got ${String(fin)}`);
     if (isControlOpcode(opcode)) {
       if (!fin) throw new UsageError("INVALID_FRAME", "control frames cannot be fragmented");
       if (opcode === Opcode.PING) return this.ping(toBytes(payload));
@@ -697,6 +778,8 @@ export class Protocol implements FrameSink {
     if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
       throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
     }
+    if (!(payload instanceof Uint8Array)) throw invalidData("encodeMessage()", "a Uint8Array", payload);
+    checkOptions(options, ENCODE_OPTIONS, "encodeMessage()");
     const { bytes, rsv } = this.applyExtensions(payload, options);
     return encodeFrame(opcode, bytes, { rsv, allocate: this.slab.allocate });
   }
@@ -721,6 +804,7 @@ export class Protocol implements FrameSink {
    * message is being sent, it follows that message's last frame.
    */
   sendEncoded(frames: Uint8Array): void {
+    if (!(frames instanceof Uint8Array)) throw invalidData("sendEncoded()", "a Uint8Array", frames);
     this.checkCanSend();
     if (this.sendingFragmented) (this.deferredEncoded ??= []).push(frames);
     else this.openWriter().encoded(frames);
@@ -743,10 +827,22 @@ export class Protocol implements FrameSink {
    */
   close(code?: number, reason = ""): boolean {
     if (this.sentClose !== null || this.transportEnded) return false;
+    if (this.failureClose !== null) {
+      // The connection failed: its close frame carries the error's code, whatever was asked.
+      encodeClosePayload(code, reason);
+      this.queueFailureClose();
+      return true;
+    }
     const payload = encodeClosePayload(code, reason);
     this.sentClose = new CloseFrame(code ?? CloseCode.NO_STATUS, reason);
     this.openWriter().close(payload);
     return true;
+  }
+
+  private queueFailureClose(): void {
+    const frame = this.failureClose!;
+    this.failureClose = null;
+    this.writeClose(frame);
   }
 
   private writeClose(frame: CloseFrame): void {
@@ -755,6 +851,7 @@ export class Protocol implements FrameSink {
   }
 
   private sendControl(opcode: number, payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) throw invalidData(opcode === Opcode.PING ? "ping()" : "pong()", "a Uint8Array", payload);
     this.checkCanSend();
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new UsageError("CONTROL_TOO_LONG", `control payload is ${payload.length} bytes, at most 125 fit`);
@@ -773,14 +870,28 @@ export class Protocol implements FrameSink {
     if (this.sendingFragmented) throw new UsageError("FRAGMENTED_MESSAGE_IN_PROGRESS", "finish the fragmented message first");
   }
 
-  /** Chunks to write to the transport, in order; the queue is emptied. */
+  /**
+   * Chunks to write to the transport, in order; the queue is emptied. After
+   * a violation, the close frame answering it is queued here, behind
+   * everything sent since (see {@link receive}).
+   */
   output(): Uint8Array[] {
+    if (this.failureClose !== null) this.queueFailureClose();
     return this.writer === null ? [] : this.writer.take();
   }
 
-  /** Bytes queued for {@link output}. */
+  /** Bytes queued for {@link output} (a pending failure's close frame included). */
   get outputBytes(): number {
-    return this.writer === null ? 0 : this.writer.queuedBytes;
+    const queued = this.writer === null ? 0 : this.writer.queuedBytes;
+    // A failure's close frame: a 2-byte code, masked by a client.
+    return this.failureClose === null ? queued : queued + headerSize(2, this.maskKeys !== null) + 2;
+  }
+}
+
+/** Throws UsageError `INVALID_FRAGMENT_SIZE` unless `size` is an integer >= 1. */
+export function checkFragmentSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new UsageError("INVALID_FRAGMENT_SIZE", `fragmentSize must be an integer >= 1, got ${String(size)}`);
   }
 }
 

@@ -4,6 +4,7 @@
  * configured rather than at the first handshake.
  */
 import { UsageError } from "../core/errors.js";
+import { OptionTable, checkOptions } from "../core/options.js";
 
 /** Configuration of permessage-deflate, for either role (RFC 7692). */
 export interface DeflateOptions {
@@ -62,6 +63,18 @@ export interface DeflateOptions {
   memLevel?: number;
 }
 
+/** Every option's name, for `checkOptions` (the values are checked below, with their own code). */
+const DEFLATE_OPTIONS = new OptionTable<DeflateOptions>({
+  serverNoContextTakeover: null,
+  clientNoContextTakeover: null,
+  serverMaxWindowBits: null,
+  clientMaxWindowBits: null,
+  threshold: null,
+  asyncThreshold: null,
+  level: null,
+  memLevel: null,
+});
+
 /** {@link DeflateOptions} with defaults applied and values checked. */
 export interface ResolvedDeflateOptions {
   serverNoContextTakeover: boolean;
@@ -96,6 +109,7 @@ function flag(value: unknown, name: string): boolean {
 /** Checks `options` and fills in the defaults; throws UsageError `INVALID_DEFLATE_OPTION`. */
 export function resolveDeflateOptions(options: DeflateOptions = {}): ResolvedDeflateOptions {
   if (typeof options !== "object" || options === null) throw invalid("options must be an object");
+  checkOptions(options, DEFLATE_OPTIONS, "permessage-deflate");
   const { serverMaxWindowBits, clientMaxWindowBits, threshold, asyncThreshold, level, memLevel } = options;
   if (serverMaxWindowBits !== undefined && !isIntegerIn(serverMaxWindowBits, 8, 15)) {
     throw invalid(`serverMaxWindowBits must be an integer from 8 to 15, got ${String(serverMaxWindowBits)}`);

@@ -36,7 +36,7 @@ export interface Backpressure {
 /** Check and fill in the options; throws a UsageError for values that cannot work. */
 export function resolveBackpressure(options: BackpressureOptions): Backpressure {
   const limit = options.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE;
-  if (!(limit > 0)) throw new UsageError("INVALID_OPTION", `maxBackpressure must be a positive number, got ${String(limit)}`);
+  if (typeof limit !== "number" || !(limit > 0)) throw new UsageError("INVALID_OPTION", `maxBackpressure must be a positive number, got ${String(limit)}`);
   const policy = options.backpressure ?? "wait";
   if (policy !== "wait" && policy !== "drop" && policy !== "close") {
     throw new UsageError("INVALID_OPTION", `backpressure must be "wait", "drop" or "close", got ${String(policy)}`);

@@ -10,13 +10,20 @@ import type { Socket } from "node:net";
 import {
   BackpressureError,
   CloseCode,
+  CloseFrame,
   Frame,
   Message,
   Opcode,
+  OptionTable,
   Protocol,
+  Rules,
   UsageError,
   Utf8Validator,
+  checkFragmentSize,
+  checkOptions,
+  describeValue,
   encodeClosePayload,
+  invalidData,
   type DecodeEvent,
   type Delivery,
   type Extension,
@@ -35,8 +42,19 @@ import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
 import { rejected, settled } from "./promises.js";
 import { SendOrder } from "./send-order.js";
-import { encode, isAsyncIterable, queueFragmented, queueFrame, queueMessage, streamMessage, toBytes } from "./sending.js";
-import { nodeSlab } from "./slab.js";
+import {
+  SENDABLE,
+  SEND_OPTIONS,
+  encode,
+  isAsyncIterable,
+  isBinary,
+  isBlob,
+  queueFragmented,
+  queueFrame,
+  queueMessage,
+  streamMessage,
+  toBytes,
+} from "./sending.js";
 import { connectionSettings, type ConnectionSettings } from "./settings.js";
 import { Counters, type ConnectionStats } from "./stats.js";
 import type { Topics } from "./topics.js";
@@ -234,6 +252,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal Created by `connect()` and the server, not by users. */
   constructor(socket: Socket, role: Role, handshake: HandshakeInfo, options: ConnectionOptions = {}) {
     super();
+    if (typeof socket !== "object" || socket === null || typeof socket.write !== "function" || typeof socket.on !== "function") {
+      throw new UsageError(
+        "USE_CONNECT",
+        `new WebSocket(${describeValue(socket)}) does not open a connection: use \`await connect(url)\` from "wsx" ` +
+          `(or WebSocket.fromStream for a stream you already have); the browser-style \`new WebSocket(url)\` is in "wsx/web"`,
+      );
+    }
     // A fast-mode listener table like node's streams use: EventEmitter's own starts in
     // dictionary mode, which costs ~130 bytes more per connection. The keys are the usual events.
     (this as unknown as { _events: object })._events = { message: undefined, close: undefined, error: undefined };
@@ -244,17 +269,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.handshakeHeaders = handshake.headers ?? NO_HEADERS;
     const settings = connectionSettings(options);
     this.settings = settings;
-    this.core = new Protocol({
-      role,
-      limits: settings.limits,
-      autoPong: options.autoPong,
-      autoClose: options.autoClose,
-      deliver: options.deliver,
-      extensions: handshake.negotiated,
-      asyncDecode: true,
-      utf8Check: isUtf8,
-      slab: nodeSlab(),
-    });
+    const negotiated = handshake.negotiated;
+    const shared = settings.protocol[role];
+    this.core = new Protocol(negotiated === undefined || negotiated.length === 0 ? shared : { ...shared, extensions: negotiated });
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
     socket.on("data", WebSocket.onSocketData);
@@ -351,6 +368,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return state === "closed" ? "closing" : state;
   }
 
+  /**
+   * The peer broke the protocol and the close frame answering it is not
+   * written yet: messages that came before the bad frame are being
+   * delivered, and sends made until the end of this turn still go out
+   * before the close. `readyState` is already "closing"; a facade whose
+   * API says "open" until the error (as `ws` does) reads this.
+   */
+  get failing(): boolean {
+    return this.info === null && this.core.failing;
+  }
+
   /** Largest frame accepted from the peer; `send` fragments larger messages to this size. */
   get maxFrameSize(): number {
     return this.core.limits.maxFrameSize;
@@ -371,6 +399,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.core.autoPong;
   }
   set autoPong(value: boolean) {
+    if (typeof value !== "boolean") throw new UsageError("INVALID_OPTION", `autoPong must be true or false, got ${describeValue(value)}`);
     this.core.autoPong = value;
   }
 
@@ -379,6 +408,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.core.autoClose;
   }
   set autoClose(value: boolean) {
+    if (typeof value !== "boolean") throw new UsageError("INVALID_OPTION", `autoClose must be true or false, got ${describeValue(value)}`);
     this.core.autoClose = value;
   }
 
@@ -419,6 +449,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * once the connection is closed and nothing is left to read.
    */
   receive(options: { timeout?: number } = {}): Promise<Message> {
+    const refused = refusal(() => checkOptions(options, RECEIVE_OPTIONS, "receive()"));
+    if (refused !== null) return rejected(refused);
     if (this.core.deliver !== "messages") {
       return rejected(new UsageError("FRAME_DELIVERY", "frames are being delivered: use receiveFrame() or frames()"));
     }
@@ -431,6 +463,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * like {@link receive}.
    */
   async receiveFrame(options: { timeout?: number } = {}): Promise<Frame> {
+    checkOptions(options, RECEIVE_OPTIONS, "receiveFrame()");
     this.setDelivery("frames");
     return toFrame(await this.openInbox().next(options.timeout));
   }
@@ -452,6 +485,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Deliver whole messages (default) or single frames, from the next message on. */
   setDelivery(mode: Delivery): void {
+    if (mode !== "messages" && mode !== "frames" && mode !== "chunks") {
+      throw new UsageError("INVALID_OPTION", `setDelivery() takes "messages", "frames" or "chunks", got ${describeValue(mode)}`);
+    }
     this.core.deliver = mode;
   }
 
@@ -505,7 +541,40 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.receive(chunk);
     if (this.heartbeat !== null) this.heartbeat.read(this.core.dataActivity);
     if (this.core.hasEvents) this.dispatch(this.core.events());
+    this.writeAnswers();
+  }
+
+  /** After input was handled: write what the core answered (pongs, close frames), end TCP when it is over. */
+  private writeAnswers(): void {
+    if (this.core.failing) return this.failAtEndOfTurn();
     if (this.core.outputBytes > 0) this.openOutbox().flush();
+    if (this.core.shouldCloseTransport) this.endTransport();
+  }
+
+  /**
+   * The peer broke the protocol after sending messages that were delivered
+   * just now. Whatever the application sends in this turn of the event loop
+   * (a listener's send, a `for await` body up to its next await) goes out
+   * first; the close frame follows at the turn's end, after sends still
+   * being compressed off the loop. (Reads in the same turn schedule it
+   * again: the core ignores them, and finishing twice changes nothing.)
+   */
+  private failAtEndOfTurn(): void {
+    this.armCloseTimer();
+    setImmediate(() => {
+      if (this.info !== null) return;
+      if (!this.encodesPending) return this.finishFailure();
+      void this.sendOrder!.after(() => {
+        this.finishFailure();
+        return Promise.resolve();
+      });
+    });
+  }
+
+  private finishFailure(): void {
+    if (this.info !== null) return;
+    // The core adds the close frame behind everything queued (unless a flush in this turn already did).
+    if (this.core.failing) this.openOutbox().flush();
     if (this.core.shouldCloseTransport) this.endTransport();
   }
 
@@ -573,8 +642,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     else this.core.decodeFailed(error);
     if (this.info !== null) return; // closed meanwhile: nothing to deliver or write
     if (this.core.hasEvents) this.dispatch(this.core.events());
-    if (this.core.outputBytes > 0) this.openOutbox().flush();
-    if (this.core.shouldCloseTransport) this.endTransport();
+    this.writeAnswers();
   }
 
   private fail(error: ProtocolError | Error): void {
@@ -586,14 +654,26 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   // ---- sending ----
 
   /**
-   * Send a message: a string as text, bytes as binary, a received
-   * {@link Message} with its own type, or an async iterable (a Readable, a
-   * generator) streamed as fragments of one message. Messages larger than
-   * {@link maxFrameSize} are fragmented. Resolves once handed to the OS.
+   * Send a message: a string as text, bytes (an ArrayBuffer or any view of
+   * one) or a Blob as binary, a received {@link Message} with its own type,
+   * or an async iterable (a Readable, a generator) streamed as fragments of
+   * one message. Messages larger than {@link maxFrameSize} are fragmented.
+   * Resolves once handed to the OS. Anything else (a number, null, a plain
+   * object...) is refused: the promise rejects with UsageError
+   * `INVALID_DATA` and nothing is sent; unknown or bad options reject with
+   * `UNKNOWN_OPTION` / `INVALID_OPTION`.
    */
-  send(data: SendData | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
-    if (isAsyncIterable(data)) {
-      return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
+  send(data: SendData | Blob | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
+    if (options !== undefined) {
+      const refused = refusal(() => checkOptions(options, SEND_OPTIONS, "send()"));
+      if (refused !== null) return rejected(refused);
+    }
+    if (typeof data !== "string" && !(data instanceof Uint8Array) && !(data instanceof Message) && !isBinary(data)) {
+      if (isAsyncIterable(data)) {
+        return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
+      }
+      if (isBlob(data)) return this.sendBlob(data, options);
+      return rejected(invalidData("send()", SENDABLE, data));
     }
     if (this.extensions !== "" && options?.fin !== false && !this.core.sendingFragments && this.encodesOffLoop(data, options?.compress)) {
       return this.sendOffLoop(data, { type: options?.type, compress: options?.compress });
@@ -601,6 +681,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
     if (this.bufferedAmount >= this.settings.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
+  }
+
+  /** A Blob is read, then sent as binary in its turn: later sends wait for it, as browsers do. */
+  private sendBlob(blob: Blob, options: SendOptions | undefined): Promise<void> {
+    return (this.sendOrder ??= new SendOrder()).after(() =>
+      blob.arrayBuffer().then((buffer) => this.sendWhenAdmitted(() => this.sendNow(new Uint8Array(buffer), options))),
+    );
   }
 
   private sendNow(data: SendData, options: SendOptions | undefined): Promise<void> {
@@ -809,6 +896,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * ```
    */
   subscribe(topic: string): boolean {
+    checkTopic(topic);
     const topics = this.topicsOrThrow();
     if (this.info !== null) return false;
     if (!topics.add(topic, this)) return false;
@@ -818,6 +906,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Stop receiving `topic`; false if not subscribed. */
   unsubscribe(topic: string): boolean {
+    checkTopic(topic);
     const topics = this.topicsOrThrow();
     if (this.subscriptions?.delete(topic) !== true) return false;
     topics.remove(topic, this);
@@ -847,6 +936,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
     options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
   ): Promise<void> {
+    const refused = refusal(() => {
+      if (typeof options !== "object" || options === null) throw new UsageError("INVALID_FRAGMENT_SIZE", "sendFragmented() needs { fragmentSize }");
+      checkOptions(options, SEND_OPTIONS, "sendFragmented()");
+      checkFragmentSize(options.fragmentSize);
+      if (typeof data !== "string" && !(data instanceof Message)) toBytes(data, "sendFragmented()");
+    });
+    if (refused !== null) return rejected(refused);
     if (this.extensions !== "" && this.encodesOffLoop(data, options.compress)) return this.sendOffLoop(data, options);
     const run = (): Promise<void> => {
       try {
@@ -882,8 +978,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   ping(payload?: Uint8Array | string, options: { timeout?: number } = {}): Promise<number> {
     const pings = (this.pings ??= new Pings());
-    const bytes = payload === undefined ? pings.nextPayload() : encode(payload);
+    let bytes: Uint8Array;
     try {
+      checkOptions(options, PING_OPTIONS, "ping()");
+      bytes = payload === undefined ? pings.nextPayload() : encode(payload, "ping()");
       this.core.ping(bytes);
     } catch (error) {
       return rejected(error as Error);
@@ -895,7 +993,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Send a pong (unsolicited, or by hand when autoPong is off). */
   pong(payload: Uint8Array | string = new Uint8Array(0)): Promise<void> {
     try {
-      this.core.pong(encode(payload));
+      this.core.pong(encode(payload, "pong()"));
       return this.openOutbox().schedule();
     } catch (error) {
       return rejected(error as Error);
@@ -906,8 +1004,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * Close the connection: send a close frame, wait up to `closeTimeout` ms
    * for the peer's close frame and the end of the TCP connection, then
    * destroy the socket if needed. Resolves with how the connection ended.
+   * Takes a code and a reason, or a {@link CloseFrame} (one received from
+   * the peer, to answer it as it was, with autoClose off). A code that may
+   * not be sent or a reason over 123 UTF-8 bytes rejects with a UsageError
+   * and sends nothing.
    */
-  close(code?: number, reason?: string): Promise<CloseInfo> {
+  close(code?: number | CloseFrame, reason?: string): Promise<CloseInfo> {
+    if (code instanceof CloseFrame) {
+      if (reason !== undefined) return rejected(new UsageError("INVALID_CLOSE", "give the reason in the CloseFrame, not beside it"));
+      reason = code.reason;
+      code = code.code === CloseCode.NO_STATUS ? undefined : code.code;
+    }
     if (this.info !== null) return this.closed;
     if (this.encodesPending) return this.closeAfterSends(code, reason);
     return this.closeNow(code, reason);
@@ -1056,4 +1163,22 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const OWNER = Symbol("wsx.connection");
+
+const RECEIVE_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
+const PING_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
+
+/** The error `check` throws, or null: for methods that report bad arguments through their promise. */
+function refusal(check: () => void): Error | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** Topics are strings (UsageError `INVALID_TOPIC`). */
+export function checkTopic(topic: unknown): void {
+  if (typeof topic !== "string") throw new UsageError("INVALID_TOPIC", `a topic is a string, got ${describeValue(topic)}`);
+}
 type OwnedSocket = Socket & { [OWNER]: WebSocket };

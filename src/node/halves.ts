@@ -1,5 +1,5 @@
 /** The two halves {@link WebSocket.split} hands out: each exposes one direction of the connection. */
-import type { Frame, Message } from "../core/index.js";
+import type { CloseFrame, Frame, Message } from "../core/index.js";
 import type { CloseInfo, SendData, SendOptions, WebSocket } from "./connection.js";
 
 /** The reading half of a {@link WebSocket} (see {@link WebSocket.split}). */
@@ -25,7 +25,7 @@ export class WebSocketReader {
 /** The writing half of a {@link WebSocket} (see {@link WebSocket.split}). */
 export class WebSocketWriter {
   constructor(private readonly ws: WebSocket) {}
-  send(data: SendData | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
+  send(data: SendData | Blob | AsyncIterable<string | Uint8Array>, options?: SendOptions): Promise<void> {
     return this.ws.send(data, options);
   }
   sendFragmented(
@@ -43,7 +43,7 @@ export class WebSocketWriter {
   pong(payload?: Uint8Array | string): Promise<void> {
     return this.ws.pong(payload);
   }
-  close(code?: number, reason?: string): Promise<CloseInfo> {
+  close(code?: number | CloseFrame, reason?: string): Promise<CloseInfo> {
     return this.ws.close(code, reason);
   }
   get bufferedAmount(): number {

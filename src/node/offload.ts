@@ -6,9 +6,9 @@
  * until it gets the result; large sends run inside the connection's
  * {@link SendOrder}, so later sends wait for them.
  */
-import { Message, type DecodeEvent, type Extension, type Protocol } from "../core/index.js";
+import { Message, checkFragmentSize, type DecodeEvent, type Extension, type Protocol } from "../core/index.js";
 import type { SendData } from "./connection.js";
-import { checkFragmentSize, messageBytes } from "./sending.js";
+import { messageBytes } from "./sending.js";
 
 /** The smallest message worth encoding off the loop with these extensions; Infinity when none can. */
 export function asyncEncodeThreshold(extensions: readonly Extension[] | undefined): number {

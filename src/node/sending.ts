@@ -4,27 +4,52 @@
  * that into a rejected promise.
  */
 import { isUtf8 } from "node:buffer";
-import { CloseCode, Message, Opcode, UsageError, type Protocol } from "../core/index.js";
+import { CloseCode, Message, Opcode, OptionTable, Rules, UsageError, checkFragmentSize, invalidData, type Protocol } from "../core/index.js";
 import type { SendData, SendOptions, WebSocket } from "./connection.js";
 import type { Outbox } from "./outbox.js";
 
 const encoder = new TextEncoder();
 
-/** Bytes of anything `send` accepts, without copying. */
-export function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
+/** What `send` takes, for its error message. */
+export const SENDABLE =
+  "a string, an ArrayBuffer or a view of one (Uint8Array, Buffer, DataView...), a Blob, a received Message, or an async iterable (a Readable) of strings or bytes";
+/** What a whole message sent at once (sendFragmented, publish) may be. */
+export const WHOLE_MESSAGE = "a string, an ArrayBuffer or a view of one (Uint8Array, Buffer, DataView...) or a received Message";
+
+/** An ArrayBuffer, a SharedArrayBuffer or a view of either: bytes as they are. */
+export function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
+  return ArrayBuffer.isView(data) || data instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && data instanceof SharedArrayBuffer);
 }
 
+/** A Blob (or File): sent as binary once read, as browsers do. */
+export function isBlob(data: unknown): data is Blob {
+  return typeof Blob === "function" && data instanceof Blob;
+}
+
+/** Bytes of binary data, without copying; UsageError `INVALID_DATA` for anything that is not binary. */
+export function toBytes(data: unknown, where = "send()", expected = WHOLE_MESSAGE): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (isBinary(data)) return new Uint8Array(data as ArrayBuffer);
+  throw invalidData(where, expected, data);
+}
+
+/** The per-message options of `send` and `sendFragmented` (the fragment size is checked by `checkFragmentSize`). */
+export const SEND_OPTIONS = new OptionTable<SendOptions & { fragmentSize?: number }>({
+  type: Rules.oneOf("text", "binary"),
+  compress: Rules.boolean,
+  fin: Rules.boolean,
+  fragmentSize: null,
+});
+
 /** Bytes of a string (as UTF-8) or of bytes as they are. */
-export function encode(payload: string | Uint8Array): Uint8Array {
-  return typeof payload === "string" ? encoder.encode(payload) : payload;
+export function encode(payload: string | Uint8Array, where = "send()"): Uint8Array {
+  return typeof payload === "string" ? encoder.encode(payload) : toBytes(payload, where, "a string or bytes");
 }
 
 /** A source to stream as one message (not a {@link Message}, which iterates nothing useful here). */
 export function isAsyncIterable(value: unknown): value is AsyncIterable<string | Uint8Array> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value && !(value instanceof Message);
+  return typeof value === "object" && value !== null && typeof (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === "function" && !(value instanceof Message);
 }
 
 /**
@@ -33,7 +58,7 @@ export function isAsyncIterable(value: unknown): value is AsyncIterable<string |
  * otherwise (bytes sent as text are checked to be UTF-8). A string payload
  * stays a string unless it goes as binary.
  */
-export function messageOf(data: SendData, as: "text" | "binary" | undefined): { type: "text" | "binary"; payload: string | Uint8Array } {
+export function messageOf(data: SendData, as: "text" | "binary" | undefined, where = "send()"): { type: "text" | "binary"; payload: string | Uint8Array } {
   let type: "text" | "binary";
   let payload: string | Uint8Array;
   if (typeof data === "string") {
@@ -44,7 +69,7 @@ export function messageOf(data: SendData, as: "text" | "binary" | undefined): { 
     payload = data.bytes;
   } else {
     type = "binary";
-    payload = toBytes(data);
+    payload = toBytes(data, where);
   }
   if (as !== undefined && as !== type) {
     if (typeof payload === "string") payload = encoder.encode(payload);
@@ -80,8 +105,8 @@ export function queueMessage(core: Protocol, data: SendData, options: SendOption
 }
 
 /** {@link messageOf} as bytes and an opcode: for sends that need the bytes whatever the type. */
-export function messageBytes(data: SendData, type: "text" | "binary" | undefined): { opcode: number; bytes: Uint8Array } {
-  const message = messageOf(data, type);
+export function messageBytes(data: SendData, type: "text" | "binary" | undefined, where = "send()"): { opcode: number; bytes: Uint8Array } {
+  const message = messageOf(data, type, where);
   return { opcode: message.type === "text" ? Opcode.TEXT : Opcode.BINARY, bytes: encode(message.payload) };
 }
 
@@ -91,20 +116,15 @@ export function queueFragmented(
   data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message,
   options: { fragmentSize: number; type?: "text" | "binary"; compress?: boolean },
 ): void {
-  const { opcode, bytes } = messageBytes(data, options.type);
+  const { opcode, bytes } = messageBytes(data, options.type, "sendFragmented()");
   checkFragmentSize(options.fragmentSize);
   core.sendMessage(opcode, bytes, { fragmentSize: options.fragmentSize, compress: options.compress });
 }
 
-export function checkFragmentSize(size: number): void {
-  if (!Number.isInteger(size) || size < 1) {
-    throw new UsageError("INVALID_FRAGMENT_SIZE", "fragmentSize must be a positive integer");
-  }
-}
 
 /** Queue a single frame as given, for {@link WebSocket.sendFrame}. */
 export function queueFrame(core: Protocol, opcode: number, payload: string | Uint8Array, fin: boolean): void {
-  const bytes = encode(payload);
+  const bytes = typeof payload === "string" ? encoder.encode(payload) : toBytes(payload, "sendFrame()", "a string or bytes");
   const maxFrameSize = core.limits.maxFrameSize;
   if (bytes.length > maxFrameSize) {
     throw new UsageError("FRAME_TOO_BIG", `frame of ${bytes.length} bytes is over maxFrameSize ${maxFrameSize}`);
@@ -139,7 +159,7 @@ export async function streamMessage(
       else if (pieceType !== type) throw new UsageError("MIXED_STREAM", "a streamed message mixes strings and bytes");
       // Hold one piece back so that the last one carries fin.
       if (held !== null) await write(held, false);
-      held = typeof piece === "string" ? encoder.encode(piece) : toBytes(piece);
+      held = typeof piece === "string" ? encoder.encode(piece) : toBytes(piece, "send()", "an async iterable of strings or bytes");
     }
   } catch (error) {
     // Half a message is on the wire and cannot be finished: the connection is unusable.

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { UsageError, WebSocketError } from "../core/errors.js";
+import { OptionTable, Rules } from "../core/options.js";
 import type { AdapterHub, PubSubAdapter } from "../server/adapter.js";
 import { checkEnvelope, encodeEnvelope, envelopePayload, isBinaryEnvelope, isFromNode, NODE_ID_LENGTH } from "./envelope.js";
 import { OrderedPublisher } from "./publisher.js";
@@ -78,6 +79,17 @@ export interface RedisAdapter extends PubSubAdapter {
   readonly stats: Readonly<RedisAdapterStats>;
 }
 
+/** What each option accepts (the connections are checked by the constructor). */
+const REDIS_ADAPTER_OPTIONS = new OptionTable<RedisAdapterOptions>({
+  url: Rules.string,
+  redis: Rules.object,
+  publisher: Rules.object,
+  subscriber: Rules.object,
+  prefix: Rules.string,
+  maxQueuedBytes: null,
+  onError: Rules.function,
+});
+
 const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** How long `close()` waits for Redis to acknowledge QUIT before dropping a connection. */
 const QUIT_TIMEOUT_MS = 2000;
@@ -103,6 +115,7 @@ export class RedisPubSubAdapter implements RedisAdapter {
   private closed = false;
 
   constructor(options: RedisAdapterOptions = {}) {
+    REDIS_ADAPTER_OPTIONS.check(options, "redisAdapter()");
     const { publisher, subscriber, maxQueuedBytes } = options;
     if ((publisher === undefined) !== (subscriber === undefined)) {
       throw new UsageError("REDIS_CLIENTS", "give both `publisher` and `subscriber`, or neither");
@@ -113,7 +126,7 @@ export class RedisPubSubAdapter implements RedisAdapter {
     if (publisher !== undefined && (options.url !== undefined || options.redis !== undefined)) {
       throw new UsageError("REDIS_CLIENTS", "`url`/`redis` configure connections the adapter opens; they do not apply to given clients");
     }
-    if (maxQueuedBytes !== undefined && !(maxQueuedBytes >= 0)) {
+    if (maxQueuedBytes !== undefined && !(typeof maxQueuedBytes === "number" && maxQueuedBytes >= 0)) {
       throw new UsageError("INVALID_OPTION", "`maxQueuedBytes` must be a number >= 0");
     }
     this.options = options;

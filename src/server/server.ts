@@ -13,7 +13,11 @@ import {
   HandshakeError,
   Message,
   Opcode,
+  OptionTable,
+  Rules,
   UsageError,
+  checkOptions,
+  describeValue,
   formatAcceptResponse,
   buildRejectResponse,
   encodeFrame,
@@ -27,11 +31,11 @@ import {
 } from "../core/index.js";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
-import { WebSocket, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "../node/connection.js";
+import { WebSocket, checkTopic, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "../node/connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption, type ExtensionAgreement } from "../node/extensions.js";
 import type { Logger } from "../node/logger.js";
 import { messageBytes } from "../node/sending.js";
-import { connectionSettings } from "../node/settings.js";
+import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
 import { PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
 import { nativeAccept } from "../node/sha1.js";
 import { Counters, type ServerStats } from "../node/stats.js";
@@ -155,6 +159,33 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
+/** What each option of a {@link WebSocketServer} accepts (see `checkOptions`); the resolvers check the rest. */
+const SERVER_OPTIONS = new OptionTable<ServerOptions>({
+  ...CONNECTION_OPTION_RULES,
+  port: Rules.port,
+  host: Rules.string,
+  tls: Rules.object,
+  path: Rules.either(Rules.string, Rules.arrayOf(Rules.string), Rules.function),
+  protocols: Rules.arrayOf(Rules.string),
+  selectProtocol: Rules.function,
+  authenticate: Rules.function,
+  headers: Rules.either(Rules.object, Rules.function),
+  handshakeTimeout: null,
+  origins: null,
+  maxPendingHandshakes: null,
+  maxConnections: null,
+  shutdownTimeout: null,
+  compression: Rules.either(Rules.boolean, Rules.object),
+  adapter: Rules.object,
+  logger: Rules.object,
+});
+
+const PUBLISH_OPTIONS = new OptionTable<PublishOptions>({
+  type: Rules.oneOf("text", "binary"),
+  compress: Rules.boolean,
+  exclude: Rules.either(Rules.object, Rules.oneOf(null)),
+});
+
 /** How long a refused client may take to hang up after its HTTP error before its socket is destroyed. */
 const REFUSED_LINGER = 1000;
 
@@ -253,6 +284,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
 
   constructor(options: ServerOptions = {}, handler?: ConnectionHandler) {
     super();
+    checkOptions(options, SERVER_OPTIONS, "WebSocketServer");
+    if (handler !== undefined && typeof handler !== "function") {
+      throw new UsageError("INVALID_OPTION", `the connection handler must be a function, got ${describeValue(handler)}`);
+    }
     this.options = options;
     // Bad connection options fail here, not at the first connection; connections share the result.
     this.limits = connectionSettings(options).limits;
@@ -530,7 +565,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * without context takeover) and each subscriber's bytes leave in its next
    * batched write. A subscriber past its `maxBackpressure` misses the
    * message (or is closed, with the "close" policy). Returns the number of
-   * local subscribers it was queued for.
+   * local subscribers it was queued for. Throws UsageError for a topic that
+   * is not a string (`INVALID_TOPIC`), data that is not a message
+   * (`INVALID_DATA`) or bad options.
    *
    * @example
    * ```ts
@@ -541,10 +578,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * await server.close();
    * ```
    */
-  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message, options: PublishOptions = {}): number {
-    const { opcode, bytes } = messageBytes(data, options.type);
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView | Message, options?: PublishOptions): number {
+    checkTopic(topic);
+    if (options !== undefined) checkOptions(options, PUBLISH_OPTIONS, "publish()");
+    const { opcode, bytes } = messageBytes(data, options?.type, "publish()");
     this.publishedCount++;
-    const delivered = this.publishLocal(topic, bytes, opcode, options.compress, options.exclude ?? null);
+    const delivered = this.publishLocal(topic, bytes, opcode, options?.compress, options?.exclude ?? null);
     this.adapter?.publish(topic, bytes, opcode === Opcode.BINARY);
     return delivered;
   }

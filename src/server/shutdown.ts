@@ -4,7 +4,7 @@
  * left when the deadline passes.
  */
 import type { Server as NetServer, Socket } from "node:net";
-import { CloseCode, UsageError, encodeClosePayload } from "../core/index.js";
+import { CloseCode, OptionTable, UsageError, checkOptions, encodeClosePayload } from "../core/index.js";
 import type { WebSocket } from "../node/connection.js";
 
 /** How {@link WebSocketServer.close} shuts down. */
@@ -21,6 +21,9 @@ export interface ShutdownOptions {
   reason?: string;
 }
 
+/** Checked by {@link resolveShutdown} (the code and reason as every close() checks them). */
+const SHUTDOWN_OPTIONS = new OptionTable<ShutdownOptions>({ timeout: null, code: null, reason: null });
+
 export const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 const DEFAULT_REASON = "server shutting down";
 /** The longest delay setTimeout honours. */
@@ -28,8 +31,9 @@ const MAX_TIMER = 0x7fffffff;
 
 /** Shutdown options with defaults filled in. Throws UsageError for values that cannot be used. */
 export function resolveShutdown(options: ShutdownOptions, fallbackTimeout: number | undefined): Required<ShutdownOptions> {
+  checkOptions(options, SHUTDOWN_OPTIONS, "close()");
   const timeout = options.timeout ?? fallbackTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-  if (!((timeout >= 0 && timeout <= MAX_TIMER) || timeout === Infinity)) {
+  if (typeof timeout !== "number" || !((timeout >= 0 && timeout <= MAX_TIMER) || timeout === Infinity)) {
     throw new UsageError("INVALID_OPTION", `the shutdown timeout must be 0 to ${MAX_TIMER} ms or Infinity, got ${String(timeout)}`);
   }
   const code = options.code ?? CloseCode.GOING_AWAY;

@@ -297,7 +297,9 @@ export class WebSocket extends EventEmitter {
   /** CONNECTING, OPEN, CLOSING or CLOSED (0 to 3). */
   get readyState(): ReadyState {
     if (this.state !== OPEN) return this.state;
-    return this.connection!.readyState === "open" ? OPEN : CLOSING;
+    const connection = this.connection!;
+    // Messages before a protocol error are delivered with the socket still open, as ws does: the error closes it.
+    return connection.readyState === "open" || (connection.failing && !this.errorEmitted) ? OPEN : CLOSING;
   }
 
   /** How binary messages are given: Buffer (default), ArrayBuffer, an array of Buffers, or a Blob. */

@@ -139,6 +139,8 @@ describe("extensions in the core", () => {
     const [event] = toy.events();
     assert.equal(event?.type, "error");
     assert.equal((event as { error: ProtocolError }).error.closeCode, 1009);
+    assert.equal(toy.state, "closing", "its close frame waits for output()");
+    assert.equal(toy.output().length, 1);
     assert.equal(toy.state, "closed");
   });
 

@@ -64,8 +64,13 @@ function closePayload(code: number, reason: Uint8Array | string = ""): Uint8Arra
 
 /** Decode what `p` queued by feeding it to a fresh protocol of the other role. */
 function decodeOutput(p: Protocol): ProtocolEvent[] {
-  const peer = new Protocol({ role: other(p.role), autoClose: false, autoPong: false });
-  for (const chunk of p.output()) peer.receive(chunk);
+  return decodeChunks(other(p.role), p.output());
+}
+
+/** What a peer playing `role` makes of `chunks`. */
+function decodeChunks(role: Role, chunks: Uint8Array[]): ProtocolEvent[] {
+  const peer = new Protocol({ role, autoClose: false, autoPong: false });
+  for (const chunk of chunks) peer.receive(chunk);
   return peer.events();
 }
 
@@ -481,12 +486,22 @@ describe("protocol errors", () => {
         assert.equal(last.error.code, c.code);
         assert.equal(last.error.closeCode, c.closeCode);
         assert.equal(p.error, last.error);
+        // The close frame waits for the next output(): the application may still answer.
+        assert.equal(p.failing, true);
+        assert.equal(p.state, "closing");
+        assert.equal(p.shouldCloseTransport, false);
+        p.sendText("answer");
+        // A close frame with the same code follows (after any pong answering an earlier ping, and the answer).
+        const bytesBefore = p.outputBytes;
+        const output = p.output();
+        assert.equal(output.reduce((n, chunk) => n + chunk.length, 0), bytesBefore, "outputBytes counts the close frame");
+        const sent = decodeChunks(other(role), output).map(describeEvent);
+        assert.deepEqual(sent.at(-1), { event: "close", code: c.closeCode, reason: "", received: true });
+        assert.deepEqual(sent.at(-2), { event: "message", type: "text", hex: hex(utf8("answer")) });
+        assert.ok(sent.slice(0, -2).every((e) => e.event === "pong"), JSON.stringify(sent));
+        assert.equal(p.failing, false);
         assert.equal(p.state, "closed");
         assert.equal(p.shouldCloseTransport, true);
-        // A close frame with the same code was queued (after any pong answering an earlier ping).
-        const sent = decodeOutput(p).map(describeEvent);
-        assert.deepEqual(sent.at(-1), { event: "close", code: c.closeCode, reason: "", received: true });
-        assert.ok(sent.slice(0, -1).every((e) => e.event === "pong"), JSON.stringify(sent));
         // No events for input after the error (and nothing more to send).
         const key = role === "server" ? KEY : null;
         p.receive(frame(Opcode.TEXT, "after", { key }));

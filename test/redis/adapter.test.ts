@@ -329,6 +329,9 @@ describe("redis adapter options", () => {
     assert.throws(() => redisAdapter({ publisher: fake, subscriber: fake }), refused("REDIS_CLIENTS"));
     assert.throws(() => redisAdapter({ publisher: fake, subscriber: other, url: "redis://127.0.0.1:1" }), refused("REDIS_CLIENTS"));
     assert.throws(() => redisAdapter({ maxQueuedBytes: -1 }), refused("INVALID_OPTION"));
+    assert.throws(() => redisAdapter({ maxQueuedBytes: "5" as never }), refused("INVALID_OPTION"));
+    assert.throws(() => redisAdapter({ prefx: "app:" } as never), (error: unknown) => refused("UNKNOWN_OPTION")(error) && /did you mean "prefix"/.test(String(error)));
+    assert.throws(() => redisAdapter({ prefix: 5 } as never), refused("INVALID_OPTION"));
     // Nothing connects before attach: an unattached adapter can be dropped or closed freely.
     const idle = redisAdapter({ url: "redis://127.0.0.1:1" });
     assert.match(idle.nodeId, /^[0-9a-f]{16}$/);

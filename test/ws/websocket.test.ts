@@ -13,7 +13,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from "
 import { WebSocket as WsClient, WebSocketServer as WsServer } from "ws";
 import { ProtocolError, UsageError } from "../../src/index.js";
 import { HandshakeRequest, WebSocket, type CloseEvent, type MessageEvent, type RawData } from "../../src/ws/index.js";
-import { acceptFor, deadline, delay, encodeFrame, OP } from "../helpers/net.js";
+import { acceptFor, deadline, deferred, delay, encodeFrame, OP, parseClose, parseFrames } from "../helpers/net.js";
 
 const T = { timeout: 20_000 };
 const WAIT = 10_000;
@@ -298,6 +298,43 @@ describe("wsx/ws client against a ws server", () => {
     assert.equal((await closed(dropped))[0], 1006);
     assert.deepEqual(errors, [], "ws emits no error for a reset socket");
   });
+
+  for (const [name, make] of [
+    ["ws", (url: string) => new WsClient(url)],
+    ["wsx/ws", (url: string) => client(url)],
+  ] as const) {
+    test(`${name}: messages before a protocol error arrive first, and a reply sent from one goes out before the close`, T, async () => {
+      let received = Buffer.alloc(0);
+      const gotClose = deferred();
+      const url = await rawServer((socket) => {
+        socket.on("data", (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          if (parseFrames(received).some((frame) => frame.opcode === OP.CLOSE)) {
+            socket.end();
+            gotClose.resolve();
+          }
+        });
+        socket.write(Buffer.concat([encodeFrame(OP.TEXT, "before"), encodeFrame(OP.TEXT, Buffer.from([0xff, 0xfe]))]));
+      });
+      const ws = make(url) as unknown as NodeJS.EventEmitter & { send(data: string): void; terminate(): void };
+      if (name === "ws") cleanups.push(() => ws.terminate());
+      const log: string[] = [];
+      ws.on("message", (data: RawData) => {
+        log.push(`message:${String(data)}`);
+        ws.send("reply");
+      });
+      ws.on("error", () => log.push("error"));
+      const done = closed(ws as never);
+      await deadline(gotClose.promise, WAIT, "close frame at the peer");
+      await done;
+      assert.deepEqual(log, ["message:before", "error"]);
+      const frames = parseFrames(received);
+      assert.deepEqual(
+        frames.map((frame) => (frame.opcode === OP.CLOSE ? `close:${parseClose(frame.payload).code}` : `${frame.opcode}:${Buffer.from(frame.payload).toString()}`)),
+        [`${OP.TEXT}:reply`, "close:1007"],
+      );
+    });
+  }
 
   test("onmessage/onclose and addEventListener give browser-style events", T, async () => {
     const { url, next } = await wsServer();

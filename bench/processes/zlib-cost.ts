@@ -12,10 +12,10 @@
  */
 import { performance } from "node:perf_hooks";
 import zlib from "node:zlib";
-import { PerMessageDeflate, settingsFor } from "../src/deflate/codec.js";
-import { DEFAULT_LEVEL, DEFAULT_MEM_LEVEL } from "../src/deflate/options.js";
-import { serveCommands } from "./lib/control.js";
-import { deflateMessage, jsonText } from "./lib/payloads.js";
+import { PerMessageDeflate, settingsFor } from "../../src/deflate/codec.js";
+import { DEFAULT_LEVEL, DEFAULT_MEM_LEVEL } from "../../src/deflate/options.js";
+import { serveCommands } from "../lib/control.js";
+import { deflateMessage, jsonText } from "../lib/payloads.js";
 
 const MiB = 1024 * 1024;
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
