@@ -2,7 +2,7 @@
  * `wsx/ws`: the `ws` package's API (version 8) on wsx's connection, client
  * and server. Code written for `ws` runs by changing its import, or by
  * aliasing `ws` to this entry point; the few deliberate differences are in
- * docs/migrating-from-ws.md.
+ * docs/ws-migration.md.
  *
  * @example
  * ```ts

@@ -182,7 +182,7 @@ export function connectionOptions(options: SharedOptions): {
 export function clientConnectOptions(protocols: string[], options: ClientOptions): ConnectOptions {
   for (const key of REFUSED_CLIENT_KEYS) {
     if (options[key] !== undefined) {
-      throw new UsageError("UNSUPPORTED_OPTION", `wsx/ws does not support the ${key} option (see the migration guide)`);
+      throw new UsageError("UNSUPPORTED_OPTION", `wsx/ws does not support the ${key} option (see docs/ws-migration.md)`);
     }
   }
   if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
