@@ -82,7 +82,8 @@ const SEND_OPTIONS: ReadonlyArray<ConnectionSendOptions | undefined> = (() => {
         if (type !== undefined) options.type = type;
         if (compress !== undefined) options.compress = compress;
         if (fin !== undefined) options.fin = fin;
-        table.push(type === undefined && compress === undefined && fin === undefined ? undefined : options);
+        // Frozen: the connection checks a frozen options object once, not at every send.
+        table.push(type === undefined && compress === undefined && fin === undefined ? undefined : Object.freeze(options));
       }
     }
   }
