@@ -26,7 +26,11 @@ io.on("connection", (socket) => {
 
 http.listen(0, "127.0.0.1", () => {
   serveCommands((command) => {
-    if (command.cmd === "info") return { library: "socket.io", engine, clients: io.engine.clientsCount };
+    if (command.cmd === "info") {
+      // engine.io keeps its WebSocket server as `ws` (not in its types): which class it really is.
+      const wsServer = (io.engine as unknown as { ws?: object }).ws;
+      return { library: "socket.io", engine, wsxEngine: wsServer instanceof WebSocketServer, clients: io.engine.clientsCount };
+    }
     throw new Error(`unknown command ${command.cmd}`);
   });
   emit((http.address() as AddressInfo).port);
