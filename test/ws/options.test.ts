@@ -1,7 +1,8 @@
 /**
  * `ws`'s client and server options that only show at the edges: a
  * handshake that never completes (handshakeTimeout), TLS options, the
- * redirect cap, a client's maxPayload, a subclass's shouldHandle. Each case
+ * redirect cap, a client's maxPayload, a subclass's shouldHandle, the
+ * server's backlog. Each case
  * runs on `ws` and on wsx/ws and both must observe the same; then
  * skipUTF8Validation, which wsx/ws deliberately ignores.
  */
@@ -10,7 +11,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { Server as NetServer, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import * as wsModule from "ws";
 import { ProtocolError } from "../../src/index.js";
 import * as wsxModule from "../../src/ws/index.js";
@@ -161,6 +162,27 @@ test("a subclass's shouldHandle refuses with 400", T, async () => {
     return { ok: await story(new WebSocket(`${base}/ok`)), refused: await refusedStory, error: await error };
   });
   assert.deepEqual(observed, { ok: ["open", "close 1000"], refused: ["error", "close 1006"], error: "Unexpected server response: 400" });
+});
+
+test("backlog reaches the listening server's listen(), beside port and host", T, async () => {
+  const observed = await same(async ({ WebSocketServer }) => {
+    // What the server's own node:http server is asked to listen with (the call goes on to the real listen).
+    const listen = NetServer.prototype.listen;
+    const calls: unknown[][] = [];
+    NetServer.prototype.listen = function (this: NetServer, ...args: unknown[]) {
+      calls.push(args.filter((arg) => typeof arg !== "function" && arg !== undefined));
+      return (listen as (...a: unknown[]) => NetServer).apply(this, args);
+    } as typeof listen;
+    try {
+      const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", backlog: 7 });
+      cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
+      await once(wss, "listening");
+    } finally {
+      NetServer.prototype.listen = listen;
+    }
+    return calls;
+  });
+  assert.deepEqual(observed, [[0, "127.0.0.1", 7]]);
 });
 
 test("skipUTF8Validation is ignored by wsx/ws: invalid text is still a 1007 ProtocolError", T, async () => {
