@@ -13,12 +13,15 @@ import type { RawData, WebSocket } from "./websocket.js";
  *
  * @example
  * ```ts
- * import { pipeline } from "node:stream/promises";
+ * import { once } from "node:events";
  * import { WebSocket, createWebSocketStream } from "wsx/ws";
  *
- * const ws = new WebSocket("ws://127.0.0.1:8080");
+ * const ws = new WebSocket("ws://127.0.0.1:8080"); // an echo server
  * const duplex = createWebSocketStream(ws, { encoding: "utf8" });
- * await pipeline(process.stdin, duplex, process.stdout);
+ * duplex.write("hello"); // written once the connection is open
+ * const [echoed] = await once(duplex, "data");
+ * console.log(echoed); // "hello"
+ * duplex.end();
  * ```
  */
 export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): Duplex {
