@@ -20,16 +20,17 @@
  */
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import * as wsPackage from "ws";
+import type * as wsPackage from "ws";
 import type { PerMessageDeflateOptions } from "ws";
-import { liveZlibContexts } from "../../src/deflate/index.js";
 import { emit, serveCommands } from "../lib/control.js";
 import { startFlood, type FloodCommand, type FloodProgress } from "../lib/flood.js";
 
 const args = process.argv.slice(2);
 const facade = args.includes("--wsx");
 // wsx/ws has ws's API; its types differ only in what ws leaves loose, so it is used through ws's.
-const { WebSocket, WebSocketServer } = facade ? ((await import("../../src/ws/index.js")) as unknown as typeof wsPackage) : wsPackage;
+// Only the library under test is loaded (its memory is in the RSS column).
+const { WebSocket, WebSocketServer } = facade ? ((await import("../../src/ws/index.js")) as unknown as typeof wsPackage) : await import("ws");
+const wsxDeflate = facade ? await import("../../src/deflate/index.js") : null;
 const deflateAt = args.indexOf("--deflate");
 const perMessageDeflate: boolean | PerMessageDeflateOptions =
   deflateAt < 0 ? false : (JSON.parse(args[deflateAt + 1] ?? "true") as boolean | PerMessageDeflateOptions);
@@ -84,7 +85,7 @@ interface WsDeflateInternals {
 
 /** zlib contexts held by ws's connections: each creates them on first use, like wsx. */
 function zlibContexts(): number {
-  if (facade) return liveZlibContexts();
+  if (wsxDeflate !== null) return wsxDeflate.liveZlibContexts();
   let contexts = 0;
   for (const ws of wss.clients) {
     const extensions = (ws as wsPackage.WebSocket & { _extensions?: Record<string, WsDeflateInternals | undefined> })._extensions;
