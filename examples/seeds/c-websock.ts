@@ -87,8 +87,7 @@ async function websockOpen(config: WebsockConfig): Promise<WebsockHandle | null>
     const ws = await connect(url, {
       headers,
       tls: config.secured ? config.sslConfig : undefined,
-      connectTimeout: config.timeOut,
-      handshakeTimeout: config.timeOut,
+      timeout: config.timeOut, // the C API's one time_out bounds the whole open
     });
     return { ws, frames: ws.frames(), pending: null };
   } catch (error) {

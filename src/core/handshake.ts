@@ -208,6 +208,23 @@ export function buildClientRequest(opts: ClientHandshakeOptions): { request: Uin
   return { request: encodeLatin1(headLines(`GET ${path} HTTP/1.1`, fields)), key };
 }
 
+const CONNECT_RESERVED = new Set(["host", "content-length", "transfer-encoding"]);
+
+/**
+ * Builds the HTTP CONNECT request that asks a proxy for a tunnel to
+ * `host`:`port` (RFC 9110 section 9.3.6). The port is always written; IPv6
+ * literals are bracketed. `headers` (such as Proxy-Authorization) are checked
+ * like the handshake's own.
+ */
+export function buildConnectRequest(host: string, port: number, headers?: HeaderInput): Uint8Array {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError("INVALID_PORT", "port must be an integer from 1 to 65535");
+  }
+  const authority = `${formatHost(host, undefined, false)}:${port}`;
+  const fields: Array<[string, string]> = [["Host", authority], ...headerPairs(headers, CONNECT_RESERVED)];
+  return encodeLatin1(headLines(`CONNECT ${authority} HTTP/1.1`, fields));
+}
+
 /**
  * Checks the server's response against what the client sent (RFC 6455
  * section 4.1, last list). Errors carry the status the server sent, so a

@@ -33,6 +33,7 @@ const isCount = (value: unknown): boolean => typeof value === "number" && Number
 export const Rules = {
   boolean: rule("true or false", (value) => typeof value === "boolean"),
   string: rule("a string", (value) => typeof value === "string"),
+  nonEmptyString: rule("a non-empty string", (value) => typeof value === "string" && value !== ""),
   function: rule("a function", (value) => typeof value === "function"),
   object: rule("an object", (value) => typeof value === "object" && value !== null),
   /** A non-negative integer. */

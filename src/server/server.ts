@@ -86,6 +86,12 @@ export interface ServerOptions extends ConnectionOptions {
   port?: number;
   /** Address to listen on (default: every interface, as node:net does). */
   host?: string;
+  /**
+   * Listen on this Unix domain socket instead of a TCP port (clients use
+   * `ws+unix:///path/to.sock:/request/path` or connect()'s `socketPath`).
+   * The file must not exist yet; it is removed when the server closes.
+   */
+  socketPath?: string;
   /** TLS options: listen for wss:// instead of ws://. */
   tls?: TlsOptions;
   /** Accept only these paths (exact match), or those a function approves; others get 404. */
@@ -164,6 +170,7 @@ const SERVER_OPTIONS = new OptionTable<ServerOptions>({
   ...CONNECTION_OPTION_RULES,
   port: Rules.port,
   host: Rules.string,
+  socketPath: Rules.nonEmptyString,
   tls: Rules.object,
   path: Rules.either(Rules.string, Rules.arrayOf(Rules.string), Rules.function),
   protocols: Rules.arrayOf(Rules.string),
@@ -289,6 +296,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       throw new UsageError("INVALID_OPTION", `the connection handler must be a function, got ${describeValue(handler)}`);
     }
     this.options = options;
+    if (options.socketPath !== undefined && (options.port !== undefined || options.host !== undefined)) {
+      throw new UsageError("INVALID_OPTION", "socketPath cannot be combined with port or host");
+    }
     // Bad connection options fail here, not at the first connection; connections share the result.
     this.limits = connectionSettings(options).limits;
     this.handler = handler;
@@ -317,7 +327,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     resolveShutdown({}, options.shutdownTimeout); // a bad shutdownTimeout fails here, not at shutdown
   }
 
-  /** Start listening on `options.port` (standalone mode). */
+  /** Start listening on `options.port` or `options.socketPath` (standalone mode). */
   listen(): Promise<this> {
     if (this.closing) return Promise.reject(new UsageError("SERVER_CLOSED", "the server was closed"));
     const tls = this.options.tls;
@@ -337,11 +347,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.listener = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.options.port ?? 0, this.options.host, () => {
+      const onListening = (): void => {
         server.removeListener("error", reject);
         this.emit("listening");
         resolve(this);
-      });
+      };
+      if (this.options.socketPath !== undefined) server.listen(this.options.socketPath, onListening);
+      else server.listen(this.options.port ?? 0, this.options.host, onListening);
     });
   }
 

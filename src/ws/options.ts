@@ -52,7 +52,7 @@ export interface ClientOptions extends SharedOptions, SecureContextOptions {
   protocols?: string | string[];
   headers?: Record<string, string | string[]>;
   origin?: string;
-  /** Time for the connection and the handshake response, each, in ms (default 30000). */
+  /** Time for the whole opening (connection, redirects, response), in ms (default 30000: wsx's connect() timeout). */
   handshakeTimeout?: number;
   followRedirects?: boolean;
   /** Default 10, as `ws`. */

@@ -532,9 +532,9 @@ describe("connect(): refusals and broken servers", () => {
     assert.equal((error.cause as NodeJS.ErrnoException).code, "ECONNREFUSED");
   });
 
-  test("no handshake response within handshakeTimeout gives HANDSHAKE_TIMEOUT", async () => {
+  test("no handshake response within timeouts.handshake gives HANDSHAKE_TIMEOUT", async () => {
     const before = rawRequests.length;
-    const error = await rejection(connect(rawUrl("/silent"), { handshakeTimeout: 200 }));
+    const error = await rejection(connect(rawUrl("/silent"), { timeouts: { handshake: 200 } }));
     assert.ok(error instanceof TimeoutError, String(error));
     assert.equal((error as TimeoutError).code, "HANDSHAKE_TIMEOUT");
     // The request was sent: the time ran out waiting for the answer.
@@ -547,13 +547,13 @@ describe("connect(): refusals and broken servers", () => {
     assert.equal((error as TimeoutError).code, "HANDSHAKE_TIMEOUT");
   });
 
-  test("a TLS handshake that never completes gives CONNECT_TIMEOUT", async () => {
+  test("a TLS handshake that never completes gives TLS_TIMEOUT", async () => {
     // A plain TCP listener that never answers the TLS ClientHello.
     const mute = await listenRaw(() => {});
     try {
-      const error = await rejection(connect(`wss://${LOOPBACK}:${mute.port}/`, { connectTimeout: 200, tls: { ca: fixtures.cert } }));
+      const error = await rejection(connect(`wss://${LOOPBACK}:${mute.port}/`, { timeouts: { tls: 200 }, tls: { ca: fixtures.cert } }));
       assert.ok(error instanceof TimeoutError, String(error));
-      assert.equal((error as TimeoutError).code, "CONNECT_TIMEOUT");
+      assert.equal((error as TimeoutError).code, "TLS_TIMEOUT");
     } finally {
       await mute.close();
     }

@@ -6,7 +6,7 @@
  * independent reading of the protocol.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type LookupFunction, type Server, type Socket } from "node:net";
 import {
   connect as tlsConnect,
   createServer as createTlsServer,
@@ -538,4 +538,24 @@ export async function ipv6Available(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * A `lookup` (dns.lookup's signature) that answers `address` for every name,
+ * after `ms` when given: names that need no DNS server reach the loopback.
+ * The names it was asked for are kept in `asked`.
+ */
+export function lookupAs(address = LOOPBACK, ms?: number): LookupFunction & { asked: string[] } {
+  const asked: string[] = [];
+  const family = address.includes(":") ? 6 : 4;
+  const lookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    asked.push(hostname);
+    const answer = (): void => {
+      if (options.all) callback(null, [{ address, family }]);
+      else callback(null, address, family);
+    };
+    if (ms === undefined) answer();
+    else setTimeout(answer, ms);
+  }) as unknown as LookupFunction;
+  return Object.assign(lookup, { asked });
 }

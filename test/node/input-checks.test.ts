@@ -217,7 +217,7 @@ describe("options: unknown names and bad values are refused when given", () => {
       [{ receiveQueue: 2.5 }, "INVALID_OPTION"],
       [{ timeout: 0 }, "INVALID_OPTION"],
       [{ timeout: "5" as never }, "INVALID_OPTION"],
-      [{ connectTimeout: NaN }, "INVALID_OPTION"],
+      [{ timeouts: { tcp: NaN } }, "INVALID_OPTION"],
       [{ redirect: -1 }, "INVALID_OPTION"],
       [{ family: 5 as never }, "INVALID_OPTION"],
       [{ autoPong: "no" as never }, "INVALID_OPTION"],

@@ -1,0 +1,133 @@
+/**
+ * The TypeScript blocks of the guides in docs/ compile against the built
+ * package, as a user would write them (`import ... from "wsx"` resolves
+ * through package.json's exports to dist/), with the project's strict
+ * settings. A block after a `<!-- run -->` line also runs as a program:
+ * its fixed `127.0.0.1:PORT` addresses become a local echo server's, and it
+ * must finish without throwing. After `<!-- run: proxy -->`, 127.0.0.1:3128
+ * is a real tinyproxy that wants alice:s3cret, and the block must print what
+ * came back through it and the proxy's 407 refusal.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import ts from "typescript";
+import { serve, type WebSocketServer } from "../../src/index.js";
+import { startTinyproxy, tinyproxyUnavailable, type RunningProxy } from "../helpers/proxies.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const docsDir = join(root, "docs");
+/** Inside the package, so "wsx" resolves to the package itself (its exports) and tough-cookie to node_modules. */
+const blocksDir = join(root, "dist", "doc-blocks");
+
+interface Block {
+  name: string;
+  code: string;
+  /** Runs as a program: with the echo server only, or with a proxy too. */
+  run: false | "echo" | "proxy";
+}
+
+function blocks(file: string): Block[] {
+  const text = readFileSync(join(docsDir, file), "utf8");
+  const found: Block[] = [];
+  for (const match of text.matchAll(/(?:<!-- run(: proxy)? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
+    const line = text.slice(0, match.index).split("\n").length;
+    const run = !match[0].startsWith("<!--") ? false : match[1] === undefined ? "echo" : "proxy";
+    found.push({ name: `${file}:${line}`, code: match[2]!, run });
+  }
+  return found;
+}
+
+const guides = readdirSync(docsDir).filter((name) => name.endsWith(".md"));
+const all = guides.flatMap(blocks);
+const fileOf = (block: Block): string => join(blocksDir, `${block.name.replace(/[^a-z0-9]+/gi, "_")}.ts`);
+
+describe("docs/: TypeScript blocks compile against the public API", () => {
+  before(() => {
+    rmSync(blocksDir, { recursive: true, force: true });
+    mkdirSync(blocksDir, { recursive: true });
+    for (const block of all) writeFileSync(fileOf(block), block.code);
+  });
+  after(() => rmSync(blocksDir, { recursive: true, force: true }));
+
+  test("the client guide has blocks to check", () => {
+    assert.ok(all.filter((block) => block.name.startsWith("client.md")).length >= 8, `found ${all.length}`);
+  });
+
+  test("every block type-checks", () => {
+    const program = ts.createProgram(all.map(fileOf), {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      lib: ["lib.es2022.d.ts"],
+      types: ["node"],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => {
+      const where = d.file === undefined ? "" : `${d.file.fileName.slice(blocksDir.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1} `;
+      return where + ts.flattenDiagnosticMessageText(d.messageText, "\n");
+    });
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe("docs/: blocks marked to run", () => {
+  let echo: WebSocketServer;
+  let proxy: RunningProxy | undefined;
+  before(async () => {
+    echo = await serve({ port: 0, host: "127.0.0.1" }, async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    });
+    mkdirSync(blocksDir, { recursive: true });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await echo.close();
+  });
+
+  /** Runs `code` as a program; returns what it printed. */
+  async function run(block: Block, code: string): Promise<string> {
+    const js = ts.transpileModule(`${code}\nprocess.exit(0);\n`, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    const file = fileOf(block).replace(/\.ts$/, ".run.mjs");
+    writeFileSync(file, js);
+    try {
+      // Asynchronous: the echo server the block talks to lives in this process.
+      return (await promisify(execFile)(process.execPath, [file], { encoding: "utf8", timeout: 20_000 })).stdout;
+    } catch (error) {
+      assert.fail(`${block.name} failed:\n${code}\n--- stderr ---\n${(error as { stderr?: string }).stderr ?? String(error)}`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  test("some blocks run", () => {
+    assert.ok(all.some((block) => block.run));
+  });
+
+  for (const block of all.filter((b) => b.run === "echo")) {
+    test(block.name, async () => {
+      await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${echo.port}`));
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "proxy")) {
+    test(`${block.name} (through tinyproxy)`, { skip: tinyproxyUnavailable() }, async () => {
+      proxy ??= await startTinyproxy({ auth: { username: "alice", password: "s3cret" } });
+      // 3128 is the proxy; every other address is the echo server.
+      const code = block.code
+        .replace(/127\.0\.0\.1:(\d+)/g, (_, port: string) => `127.0.0.1:${port === "3128" ? proxy!.port : echo.port}`);
+      const printed = await run(block, code);
+      assert.match(printed, /hello through the proxy/);
+      assert.match(printed, /PROXY_REFUSED 407/);
+      assert.match(proxy.log(), new RegExp(`CONNECT 127\\.0\\.0\\.1:${echo.port} `), "the tunnel went through tinyproxy");
+    });
+  }
+});
