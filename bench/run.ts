@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Bench, bunVersion, SERVER_NAMES } from "./lib/bench.js";
+import { Bench, bunVersion, CLIENT_NAMES, SERVER_NAMES } from "./lib/bench.js";
 import { atExit, installCleanup } from "./lib/child.js";
 import { buildLoadGenerator } from "./lib/loadgen.js";
 import { parseOptions } from "./lib/options.js";
@@ -60,7 +60,7 @@ function commitName(): string {
 
 async function main(): Promise<void> {
   installCleanup();
-  const options = parseOptions(process.argv.slice(2), { scenarios: SCENARIO_NAMES, servers: SERVER_NAMES });
+  const options = parseOptions(process.argv.slice(2), { scenarios: SCENARIO_NAMES, servers: SERVER_NAMES, clients: CLIENT_NAMES });
   const scenarios = await loadScenarios(options.scenarios);
   const here = snapshotBuild();
   let loadBinary: string;

@@ -64,6 +64,12 @@ const SERVERS: ServerEntry[] = [
 /** Every server name `--servers` accepts. */
 export const SERVER_NAMES: readonly string[] = SERVERS.map((s) => s.name);
 
+/**
+ * The client libraries of the `client` scenario (bench/clients/NAME.ts):
+ * wsx's API, wsx/web (the WHATWG WebSocket on wsx), ws, Node's WebSocket (undici).
+ */
+export const CLIENT_NAMES = ["wsx", "wsx-web", "ws", "undici"] as const;
+
 export interface Running {
   child: Child;
   port: number;

@@ -6,7 +6,7 @@
  */
 import type { Bench, Scenario, ServerDef } from "./bench.js";
 import { buildTraffic, Opcode, type TrafficSpec } from "./frames.js";
-import { measureWindow, MiB, otherLoad, percent, used } from "./measure.js";
+import { measureWindow, MiB, otherLoad, percent, settle, used } from "./measure.js";
 import { LOAD_BOUND, ratioLines, repeat, saturationWarnings, SERVER_PAIRS, withTargets, type Column, type Pair, type ScenarioResult } from "./report.js";
 import { fmt, fmtSig } from "./stats.js";
 
@@ -33,6 +33,11 @@ export interface EchoResult {
   faultsPerMessage: number;
   serverCpu: number; // % of one core
   rssMiB: number;
+  /**
+   * Large messages only: RSS once the connections are closed, after a full GC
+   * (what a burst of large messages leaves the process holding); NaN otherwise.
+   */
+  rssAfterMiB: number;
   loadCpu: number; // % of one core
   loadCpuPerUnit: number;
   otherCpu: number; // % of one core used by processes outside the benchmark
@@ -66,6 +71,11 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
     if (mismatches > 0) throw new Error(`${def.name}: ${mismatches} echo(es) differ from the message sent`);
     const units = load.perMiB ? (messages * load.size) / MiB : messages;
     const serverMicros = used(s0, s1, 0);
+    let rssAfter = Number.NaN;
+    if (load.perMiB) {
+      await generator.close();
+      rssAfter = (await settle(server.child)).rss;
+    }
     return {
       throughput: units / seconds,
       wireBytes: started.wireBytes,
@@ -74,6 +84,7 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
       faultsPerMessage: faults / messages,
       serverCpu: percent(s0, s1, 0),
       rssMiB: rss / MiB,
+      rssAfterMiB: rssAfter / MiB,
       loadCpu: (100 * (mark1.cpuMicros - mark0.cpuMicros)) / (seconds * 1e6),
       loadCpuPerUnit: (mark1.cpuMicros - mark0.cpuMicros) / units,
       otherCpu: otherLoad(s0, s1),
@@ -91,6 +102,7 @@ export function describeEcho(r: EchoResult, perMiB: boolean): string {
 
 /** The columns of an echo table (per message or per MiB). */
 export function echoColumns(unit: "msg" | "MiB"): Column[] {
+  const after: Column[] = unit === "MiB" ? [{ key: "rssAfterMiB", title: "RSS after MiB", format: (v) => fmt(v, 1) }] : [];
   return [
     { key: "throughput", title: unit === "MiB" ? "MiB/s" : "msgs/s", format: (v) => fmt(v) },
     { key: "cpuPerUnit", title: `CPU µs/${unit}`, format: fmtSig },
@@ -98,6 +110,7 @@ export function echoColumns(unit: "msg" | "MiB"): Column[] {
     { key: "kernelShare", title: "kernel %", format: (v) => fmt(100 * v) },
     { key: "faultsPerMessage", title: "faults/msg", format: fmtSig },
     { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
+    ...after,
     { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
     { key: "loadCpuPerUnit", title: `load µs/${unit}`, format: fmtSig },
     { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
@@ -124,7 +137,7 @@ export function echoScenario(name: string, load: EchoLoad, targets: Array<{ a: s
       );
       let pairs: Pair[] = SERVER_PAIRS;
       for (const t of targets) pairs = withTargets(pairs, t.a, t.b, t.targets);
-      const ratios = ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], pairs);
+      const ratios = ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB", ...(load.perMiB ? ["rssAfterMiB"] : [])], pairs);
       return {
         name,
         description: load.perMiB
@@ -132,7 +145,7 @@ export function echoScenario(name: string, load: EchoLoad, targets: Array<{ a: s
           : `${load.connections} connections × ${load.window} in flight, ${load.size}-byte ${load.text ? "text" : "binary"} echo; server CPU µs per message`,
         rows,
         ratios,
-        ratioTitles: { cpuPerUnit: `CPU/${unit}`, throughput: load.perMiB ? "MiB/s" : "msgs/s", rssMiB: "RSS" },
+        ratioTitles: { cpuPerUnit: `CPU/${unit}`, throughput: load.perMiB ? "MiB/s" : "msgs/s", rssMiB: "RSS", rssAfterMiB: "RSS after" },
         targets: targets[0]?.targets ?? {},
         columns: echoColumns(unit),
         warnings: saturationWarnings(rows, "loadCpu", "the load generator").map((w) => `${w}: ${LOAD_BOUND}`),

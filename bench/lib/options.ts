@@ -12,6 +12,8 @@ export interface Options {
   scenarios: string[];
   /** Server names to run (null: all). */
   servers: string[] | null;
+  /** Client libraries the `client` scenario runs (null: those `servers` names, else all). */
+  clients: string[] | null;
   json: boolean;
   cpuProf: boolean;
   /** Pin the process under test and the one driving it to different CPUs. */
@@ -22,6 +24,7 @@ export interface Options {
 export interface Known {
   scenarios: readonly string[];
   servers: readonly string[];
+  clients: readonly string[];
 }
 
 function usage(known: Known): never {
@@ -32,6 +35,7 @@ function usage(known: Known): never {
       "  --reps N           repetitions per server (default 3; servers interleaved A B A B)",
       "  --scenario A,B     only these scenarios: " + known.scenarios.join(", "),
       "  --servers A,B      only these servers: " + known.servers.join(", ") + " (floor: node:net's own cost, idle and broadcast)",
+      "  --clients A,B      only these client libraries in the client scenario: " + known.clients.join(", "),
       "  --duration S       measured window per run in seconds (default 2)",
       "  --warmup S         warm-up before each window in seconds (default 1)",
       "  --idle N           measured idle connections, on top of 3,000 warm-up ones (default 10000)",
@@ -56,6 +60,7 @@ export function parseOptions(argv: string[], known: Known): Options {
     idleChurn: 0,
     scenarios: [...known.scenarios],
     servers: null,
+    clients: null,
     json: false,
     cpuProf: false,
     pin: true,
@@ -94,6 +99,9 @@ export function parseOptions(argv: string[], known: Known): Options {
         break;
       case "--servers":
         options.servers = names(value(), known.servers, "server");
+        break;
+      case "--clients":
+        options.clients = names(value(), known.clients, "client");
         break;
       case "--duration":
         options.measureMs = Math.min(60_000, positive(value()) * 1000);

@@ -1,10 +1,13 @@
 /**
  * `client`: client libraries (bench/clients/) against one server process
  * each of wsx, ws and Bun: 10 connections × 64 in flight, 32-byte binary;
- * client CPU µs per message.
+ * client CPU µs per message. The libraries: wsx's own API, wsx/web (the
+ * WHATWG WebSocket on wsx), ws, and Node's WebSocket (undici).
+ * {@link clientScenario} makes the same comparison for other traffic
+ * (`client-large`).
  */
 import { join } from "node:path";
-import { envWith, type Bench, type Running } from "../lib/bench.js";
+import { CLIENT_NAMES, envWith, type Bench, type Running, type Scenario } from "../lib/bench.js";
 import { Child } from "../lib/child.js";
 import { MiB, otherLoad, percent, sample, used } from "../lib/measure.js";
 import { rssBytes } from "../lib/proc.js";
@@ -20,11 +23,18 @@ interface ClientResult {
   otherCpu: number;
 }
 
-const LOAD = { connections: 10, window: 64, size: 32 };
-const LIBRARIES = ["wsx", "ws"] as const;
-type Library = (typeof LIBRARIES)[number];
+/** The traffic a client scenario runs; `perMiB` reports per MiB received instead of per message. */
+export interface ClientLoad {
+  connections: number;
+  window: number;
+  size: number;
+  perMiB: boolean;
+}
 
-async function runClient(bench: Bench, library: Library, server: Running): Promise<ClientResult> {
+const LOAD: ClientLoad = { connections: 10, window: 64, size: 32, perMiB: false };
+type Library = (typeof CLIENT_NAMES)[number];
+
+async function runClient(bench: Bench, library: Library, server: Running, load: ClientLoad): Promise<ClientResult> {
   const name = `${library}-client`;
   const profile = bench.profileFlags(name);
   const client = new Child({
@@ -35,7 +45,8 @@ async function runClient(bench: Bench, library: Library, server: Running): Promi
     ...bench.pinDriver(),
   });
   try {
-    await client.request("run", { url: `ws://127.0.0.1:${server.port}/echo`, ...LOAD }, 30_000);
+    const { connections, window, size } = load;
+    await client.request("run", { url: `ws://127.0.0.1:${server.port}/echo`, connections, window, size }, 30_000);
     await sleep(bench.options.warmupMs);
     const pids = [client.pid, server.child.pid];
     const s0 = sample(pids);
@@ -46,9 +57,10 @@ async function runClient(bench: Bench, library: Library, server: Running): Promi
     const rss = rssBytes(client.pid);
     const messages = mark1.messages - mark0.messages;
     if (messages <= 0) throw new Error(`${library} client: no echo in the measured window`);
+    const units = load.perMiB ? (messages * load.size) / MiB : messages;
     return {
-      throughput: messages / ((mark1.time - mark0.time) / 1000),
-      cpuPerUnit: used(s0, s1, 0) / messages,
+      throughput: units / ((mark1.time - mark0.time) / 1000),
+      cpuPerUnit: used(s0, s1, 0) / units,
       clientCpu: percent(s0, s1, 0),
       serverCpu: percent(s0, s1, 1),
       rssMiB: rss / MiB,
@@ -60,63 +72,75 @@ async function runClient(bench: Bench, library: Library, server: Running): Promi
   }
 }
 
-export default {
-  name: "client",
-  async run(bench: Bench): Promise<ScenarioResult> {
-    const wanted = bench.options.servers;
-    const libraries = LIBRARIES.filter((l) => wanted === null || wanted.includes(l));
-    // Both clients run against the same server process, for three servers. wsx and Bun batch
-    // their writes, so a client reads many messages at a time and what the client library
-    // itself costs shows. ws writes every message with its own syscall, so against it any
-    // client reads one message per syscall and both libraries cost about the same.
-    const targets = ["wsx", "ws", "bun"].map((name) => bench.anyServer(name)).filter((d) => d !== undefined);
-    const rows: Row[] = [];
-    for (const serverDef of targets) {
-      // One server process for every client run against it, not profiled: the clients are what differs.
-      const server = await bench.startServer(serverDef, undefined, false);
-      try {
-        const names = libraries.map((l) => `${l} → ${serverDef.name}`);
-        rows.push(
-          ...(await repeat(
-            "client",
-            names,
-            bench.options.reps,
-            (name) => runClient(bench, name.split(" ")[0] as Library, server),
-            (r) =>
-              `${fmt(r.throughput).padStart(9)} msg/s  client ${fmtSig(r.cpuPerUnit)} µs/msg (${fmt(r.clientCpu)}% CPU)  ` +
-              `server ${fmt(r.serverCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
-          )),
-        );
-      } finally {
-        await bench.stopServer(server);
+export default clientScenario("client", LOAD);
+
+/** Client libraries compared on `load`, each against the same server process of wsx, ws and Bun. */
+export function clientScenario(name: string, load: ClientLoad): Scenario {
+  const unit = load.perMiB ? "MiB" : "msg";
+  const rate = load.perMiB ? "MiB/s" : "msgs/s";
+  return {
+    name,
+    async run(bench: Bench): Promise<ScenarioResult> {
+      // --clients picks the libraries; without it, --servers does for wsx and ws (their own clients).
+      const wanted = bench.options.clients ?? bench.options.servers;
+      const libraries = CLIENT_NAMES.filter((l) => wanted === null || wanted.includes(l));
+      // Both clients run against the same server process, for three servers. wsx and Bun batch
+      // their writes, so a client reads many messages at a time and what the client library
+      // itself costs shows. ws writes every message with its own syscall, so against it any
+      // client reads one message per syscall and both libraries cost about the same.
+      const targets = ["wsx", "ws", "bun"].map((name) => bench.anyServer(name)).filter((d) => d !== undefined);
+      const rows: Row[] = [];
+      for (const serverDef of targets) {
+        // One server process for every client run against it, not profiled: the clients are what differs.
+        const server = await bench.startServer(serverDef, undefined, false);
+        try {
+          const names = libraries.map((l) => `${l} → ${serverDef.name}`);
+          rows.push(
+            ...(await repeat(
+              name,
+              names,
+              bench.options.reps,
+              (row) => runClient(bench, row.split(" ")[0] as Library, server, load),
+              (r) =>
+                `${fmt(r.throughput).padStart(9)} ${rate}  client ${fmtSig(r.cpuPerUnit)} µs/${unit} (${fmt(r.clientCpu)}% CPU)  ` +
+                `server ${fmt(r.serverCpu)}% CPU  other ${fmt(r.otherCpu)}%`,
+            )),
+          );
+        } finally {
+          await bench.stopServer(server);
+        }
       }
-    }
-    const ratios = ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], [
-      { a: "wsx → wsx", b: "ws → wsx", targets: { cpuPerUnit: 0.3 } },
-      { a: "wsx → ws", b: "ws → ws" },
-      { a: "wsx → bun", b: "ws → bun" },
-    ]);
-    return {
-      name: "client",
-      description:
-        `client libraries against one server process (wsx, ws, then bun): ${LOAD.connections} connections × ${LOAD.window} in flight, ` +
-        `${LOAD.size}-byte binary; client CPU µs per message`,
-      firstColumn: "client → server",
-      rows,
-      ratios,
-      ratioTitles: { cpuPerUnit: "CPU/msg", throughput: "msgs/s", rssMiB: "RSS" },
-      targets: mainTargets(ratios),
-      columns: [
-        { key: "throughput", title: "msgs/s", format: (v) => fmt(v) },
-        { key: "cpuPerUnit", title: "client CPU µs/msg", format: fmtSig },
-        { key: "clientCpu", title: "client CPU%", format: (v) => fmt(v) },
-        { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
-        { key: "rssMiB", title: "client RSS MiB", format: (v) => fmt(v, 1) },
-        { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
-      ],
-      warnings: saturationWarnings(rows, "serverCpu", "the server").map(
-        (w) => `${w}: it set the pace (clients against the same server are still compared on the same traffic)`,
-      ),
-    };
-  },
-};
+      const ratios = ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], [
+        { a: "wsx → wsx", b: "ws → wsx", targets: load.perMiB ? {} : { cpuPerUnit: 0.3 } },
+        { a: "wsx → ws", b: "ws → ws" },
+        { a: "wsx → bun", b: "ws → bun" },
+        // What the browser API costs over wsx's own, and against the other standard WebSocket.
+        { a: "wsx-web → wsx", b: "wsx → wsx" },
+        { a: "wsx-web → wsx", b: "undici → wsx" },
+        { a: "wsx-web → bun", b: "undici → bun" },
+      ]);
+      return {
+        name,
+        description:
+          `client libraries (wsx, wsx/web, ws, Node's WebSocket = undici) against one server process (wsx, ws, then bun): ${load.connections} connections × ${load.window} in flight, ` +
+          `${load.perMiB ? `${fmt(load.size / MiB)} MiB` : `${load.size}-byte`} binary; client CPU µs per ${load.perMiB ? "MiB received" : "message"}`,
+        firstColumn: "client → server",
+        rows,
+        ratios,
+        ratioTitles: { cpuPerUnit: `CPU/${unit}`, throughput: rate, rssMiB: "RSS" },
+        targets: mainTargets(ratios),
+        columns: [
+          { key: "throughput", title: rate, format: (v) => fmt(v) },
+          { key: "cpuPerUnit", title: `client CPU µs/${unit}`, format: fmtSig },
+          { key: "clientCpu", title: "client CPU%", format: (v) => fmt(v) },
+          { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
+          { key: "rssMiB", title: "client RSS MiB", format: (v) => fmt(v, 1) },
+          { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
+        ],
+        warnings: saturationWarnings(rows, "serverCpu", "the server").map(
+          (w) => `${w}: it set the pace (clients against the same server are still compared on the same traffic)`,
+        ),
+      };
+    },
+  };
+}

@@ -10,7 +10,6 @@ import {
   WebSocketError,
   buildClientRequest,
   encodeBase64,
-  parseProtocolList,
   verifyServerResponse,
 } from "../core/index.js";
 import { WebSocket } from "../node/connection.js";
@@ -20,7 +19,7 @@ import { nativeAccept } from "../node/sha1.js";
 import { fixedCookies, jarCookies, storeCookies } from "./cookies.js";
 import { Dial } from "./dial.js";
 import { exchangeHandshake } from "./handshake.js";
-import { checkConnectOptions, type ConnectOptions } from "./options.js";
+import { checkConnectOptions, offeredProtocols, type ConnectOptions } from "./options.js";
 import { PhaseClock } from "./phases.js";
 import { proxyFor } from "./proxy.js";
 import { describeTarget, httpUrl, resolveTarget, type Target } from "./target.js";
@@ -145,15 +144,6 @@ function basicCredentials(url: URL, auth: ConnectOptions["auth"]): string | null
   return pair === null ? null : encodeBase64(new TextEncoder().encode(pair));
 }
 
-function offeredProtocols(protocols: ConnectOptions["protocols"]): string[] {
-  if (protocols === undefined) return [];
-  if (Array.isArray(protocols)) return protocols;
-  try {
-    return parseProtocolList(protocols);
-  } catch (error) {
-    throw new UsageError("INVALID_SUBPROTOCOL", (error as Error).message);
-  }
-}
 
 /** One connection attempt: dial, request, response. A refusal (redirects too) throws its HandshakeError. */
 async function attempt(target: Target, options: ConnectOptions, sameOrigin: boolean, clock: PhaseClock, aborted: Promise<never>): Promise<WebSocket> {

@@ -1,6 +1,6 @@
 /** The client: connect(), its options and errors. */
 export { connect } from "./connect.js";
-export type { ConnectOptions } from "./options.js";
+export { checkConnectOptions, type ConnectOptions } from "./options.js";
 export type { CookieJarLike } from "./cookies.js";
 export type { PhaseTimeouts } from "./phases.js";
 export type { ProxyOption, ProxySettings } from "./proxy.js";

@@ -3,9 +3,9 @@
  * is refused with a UsageError before anything is dialed.
  */
 import type { LookupFunction } from "node:net";
-import { OptionTable, Rules, checkOptions, type HeaderInput, type HttpHead, type OptionRules } from "../core/index.js";
+import { OptionTable, Rules, UsageError, checkOptions, parseProtocolList, type HeaderInput, type HttpHead, type OptionRules } from "../core/index.js";
 import type { ConnectionOptions } from "../node/connection.js";
-import type { CompressionOption } from "../node/extensions.js";
+import { extensionFactories, type CompressionOption } from "../node/extensions.js";
 import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
 import { COOKIE_JAR_RULE, type CookieJarLike } from "./cookies.js";
 import { TIMEOUT_RULE, checkTimeouts, type PhaseTimeouts } from "./phases.js";
@@ -99,13 +99,29 @@ const CONNECT_OPTIONS = new OptionTable<ConnectOptions>(CONNECT_OPTION_RULES);
 /**
  * Check every option that can be checked before dialing: names and kinds
  * against the table (UNKNOWN_OPTION, INVALID_OPTION), then the nested
- * `timeouts`, `proxy` and `tls.extraCa`, and the connection's own settings.
+ * `timeouts`, `proxy` and `tls.extraCa`, the connection's own settings, the
+ * subprotocols and the compression options. Facades (wsx/web) call it from
+ * their constructors, which must refuse bad options at once; `where` names
+ * the caller in errors.
  */
-export function checkConnectOptions<T extends ConnectOptions>(options: T, table: OptionTable<T> = CONNECT_OPTIONS as OptionTable<T>, where = "connect()"): void {
+export function checkConnectOptions<T extends ConnectOptions>(options: T, where = "connect()", table: OptionTable<T> = CONNECT_OPTIONS as OptionTable<T>): void {
   checkOptions(options, table, where);
   if (options === undefined) return;
   connectionSettings(options);
+  offeredProtocols(options.protocols);
+  extensionFactories(options.compression);
   checkTimeouts(options.timeouts, where);
   checkProxyOption(options.proxy, where);
   checkClientTls(options.tls, where);
+}
+
+/** The subprotocols to offer, as a list; a malformed header-style string is INVALID_SUBPROTOCOL. */
+export function offeredProtocols(protocols: ConnectOptions["protocols"]): string[] {
+  if (protocols === undefined) return [];
+  if (Array.isArray(protocols)) return protocols;
+  try {
+    return parseProtocolList(protocols);
+  } catch (error) {
+    throw new UsageError("INVALID_SUBPROTOCOL", (error as Error).message);
+  }
 }

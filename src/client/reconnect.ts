@@ -190,7 +190,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
   /** @internal Use {@link reconnecting}. */
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     super();
-    checkConnectOptions(options, RECONNECTING_OPTIONS, "reconnecting()");
+    checkConnectOptions(options, "reconnecting()", RECONNECTING_OPTIONS);
     const { reconnect = {}, queue = {}, onOpen, signal, ...connectOptions } = options;
     checkOptions(reconnect, RECONNECT_POLICY, "reconnecting() reconnect");
     checkOptions(queue, QUEUE_POLICY, "reconnecting() queue");

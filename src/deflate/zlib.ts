@@ -31,6 +31,7 @@
  * messages is the same whichever path a message takes.
  */
 import zlib from "node:zlib";
+import { PRIME_FROM, primeAllocator } from "./allocator.js";
 
 const { Z_NO_FLUSH, Z_SYNC_FLUSH } = zlib.constants;
 
@@ -183,12 +184,14 @@ let spareOutput: Uint8Array | null = null;
 
 /** A piece of memory zlib writes into; never handed out (its tail is uninitialized). */
 function rawPiece(size: number): Uint8Array {
+  if (size >= PRIME_FROM) primeAllocator();
   return Buffer.allocUnsafeSlow(size);
 }
 
 /** An exact-size plain Uint8Array of its own, filled by the caller. */
 function exactResult(size: number): Uint8Array {
   if (size === 0) return new Uint8Array(0);
+  if (size >= PRIME_FROM) primeAllocator();
   const buffer = Buffer.allocUnsafeSlow(size);
   return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }

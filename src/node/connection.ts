@@ -435,6 +435,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.counters;
   }
 
+  /**
+   * A hook for facades that account for sent data themselves (`wsx/web`
+   * keeps `bufferedAmount` in application bytes): called synchronously each
+   * time a socket write completes, with {@link stats}`.messagesOut` as it was
+   * when that write was made, so every message counted up to that number has
+   * now been handed to the operating system. Null (the default) costs nothing;
+   * it is kept by the write side, so setting it opens that side.
+   */
+  get onWritten(): ((messagesOut: number) => void) | null {
+    return this.outbox?.written ?? null;
+  }
+  set onWritten(hook: ((messagesOut: number) => void) | null) {
+    if (hook !== null || this.outbox !== null) this.openOutbox().written = hook;
+  }
+
   /** Bytes that may wait for the socket before the backpressure policy applies. */
   get maxBackpressure(): number {
     return this.settings.backpressure.limit;

@@ -23,6 +23,11 @@ export class Outbox {
 
   /** Called after each write completes while set: the connection is waiting for room under its limit. */
   afterWrite: (() => void) | null = null;
+  /**
+   * Called after each write completes while set, with `messagesOut` as it
+   * was when the write was made: every message counted up to then is written.
+   */
+  written: ((messagesOut: number) => void) | null = null;
 
   constructor(
     private readonly core: Protocol,
@@ -84,12 +89,17 @@ export class Outbox {
       return;
     }
     const afterWrite = this.afterWrite;
+    const written = this.written;
+    const messagesOut = this.stats.messagesOut;
     const done =
-      batch === null
+      batch === null && written === null
         ? afterWrite ?? undefined
         : (error?: Error | null) => {
-            if (error) batch.reject(closedError(this.core, this.closed));
-            else batch.resolve();
+            if (error) batch?.reject(closedError(this.core, this.closed));
+            else {
+              batch?.resolve();
+              written?.(messagesOut);
+            }
             afterWrite?.();
           };
     if (chunks.length === 1) {

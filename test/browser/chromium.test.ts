@@ -13,25 +13,15 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { WebSocketServer, type CloseInfo, type Message, type WebSocket } from "../../src/index.js";
+import { CHROMIUM_MISSING, chromiumAvailable, launchChromium } from "../helpers/chromium.js";
 import { deadline } from "../helpers/net.js";
 import { RSV1, tapProxy, type TapProxy, type WireFrame } from "../helpers/wire-tap.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
-const LAUNCH_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-sync",
-];
+const available = chromiumAvailable;
 const CLOSE_REASON = "bye from chromium ✓";
 
 /**
@@ -186,7 +176,7 @@ before(async () => {
   });
   httpPort = (http.address() as AddressInfo).port;
   proxy = await tapProxy(httpPort);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 20_000 });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -206,7 +196,7 @@ function dataFrames(frames: WireFrame[]): WireFrame[] {
 
 test("Chromium <-> wsx with permessage-deflate: text and binary echo intact, close 4000 reaches the server", { timeout: 30_000 }, async (t) => {
   if (!available) {
-    t.skip(`${CHROMIUM} is not installed (.ci/run installs Debian's chromium)`);
+    t.skip(CHROMIUM_MISSING);
     return;
   }
   const page = await browser!.newPage();

@@ -57,95 +57,99 @@ function tunnelsTo(proxy: RunningProxy, port: number): number {
   return proxy.log().split("\n").filter((line) => line.includes(`CONNECT ${LOOPBACK}:${port} `)).length;
 }
 
-describe("connect() through tinyproxy", { skip: tinyproxyUnavailable() }, () => {
-  let proxy: RunningProxy;
-  let server: TestServer;
-  let tlsServer: TestServer;
+/** A proxy (made by `start`) and two echo servers, ws: and wss:, for one describe block. */
+function proxyAndEchoServers(start: () => Promise<RunningProxy>): { proxy: RunningProxy; server: TestServer; tlsServer: TestServer } {
+  const s = {} as { proxy: RunningProxy; server: TestServer; tlsServer: TestServer };
   before(async () => {
-    proxy = await startTinyproxy();
-    server = await startServer("standalone", {}, echo);
-    tlsServer = await startServer("tls", {}, echo);
+    s.proxy = await start();
+    s.server = await startServer("standalone", {}, echo);
+    s.tlsServer = await startServer("tls", {}, echo);
   });
   after(async () => {
-    await proxy?.stop();
-    await server?.close();
-    await tlsServer?.close();
+    await s.proxy?.stop();
+    await s.server?.close();
+    await s.tlsServer?.close();
   });
+  return s;
+}
+
+describe("connect() through tinyproxy", { skip: tinyproxyUnavailable() }, () => {
+  const s = proxyAndEchoServers(() => startTinyproxy());
 
   test("ws:// through the proxy option: the proxy opens the tunnel, messages flow", async () => {
-    const before = tunnelsTo(proxy, server.port);
-    await echoes(server.url("/"), { proxy: proxy.url });
-    assert.equal(tunnelsTo(proxy, server.port), before + 1, proxy.log());
+    const before = tunnelsTo(s.proxy, s.server.port);
+    await echoes(s.server.url("/"), { proxy: s.proxy.url });
+    assert.equal(tunnelsTo(s.proxy, s.server.port), before + 1, s.proxy.log());
   });
 
   test("the proxy option also takes a URL object or settings with a url", async () => {
-    const before = tunnelsTo(proxy, server.port);
-    await echoes(server.url("/"), { proxy: new URL(proxy.url) });
-    await echoes(server.url("/"), { proxy: { url: proxy.url } });
-    assert.equal(tunnelsTo(proxy, server.port), before + 2);
+    const before = tunnelsTo(s.proxy, s.server.port);
+    await echoes(s.server.url("/"), { proxy: new URL(s.proxy.url) });
+    await echoes(s.server.url("/"), { proxy: { url: s.proxy.url } });
+    assert.equal(tunnelsTo(s.proxy, s.server.port), before + 2);
   });
 
   test("wss:// through the proxy: TLS with the server inside the tunnel, its certificate checked", async () => {
-    const before = tunnelsTo(proxy, tlsServer.port);
-    await echoes(tlsServer.url("/"), { proxy: proxy.url, tls: { ca: fixtures.cert } });
-    assert.equal(tunnelsTo(proxy, tlsServer.port), before + 1);
-    const error = await rejection(connect(tlsServer.url("/"), { proxy: proxy.url }), 10_000);
+    const before = tunnelsTo(s.proxy, s.tlsServer.port);
+    await echoes(s.tlsServer.url("/"), { proxy: s.proxy.url, tls: { ca: fixtures.cert } });
+    assert.equal(tunnelsTo(s.proxy, s.tlsServer.port), before + 1);
+    const error = await rejection(connect(s.tlsServer.url("/"), { proxy: s.proxy.url }), 10_000);
     assert.equal((error as WebSocketError).code, "CONNECT_FAILED");
     assert.match(error.message, /SELF_SIGNED/);
   });
 
   test("HTTP_PROXY applies to ws://, HTTPS_PROXY to wss://", async () => {
-    await withEnv({ HTTP_PROXY: proxy.url }, async () => {
-      const before = tunnelsTo(proxy, server.port);
-      await echoes(server.url("/"), {});
-      assert.equal(tunnelsTo(proxy, server.port), before + 1);
+    await withEnv({ HTTP_PROXY: s.proxy.url }, async () => {
+      const before = tunnelsTo(s.proxy, s.server.port);
+      await echoes(s.server.url("/"), {});
+      assert.equal(tunnelsTo(s.proxy, s.server.port), before + 1);
       // Not for wss:
-      const tlsBefore = tunnelsTo(proxy, tlsServer.port);
-      await echoes(tlsServer.url("/"), { tls: { ca: fixtures.cert } });
-      assert.equal(tunnelsTo(proxy, tlsServer.port), tlsBefore);
+      const tlsBefore = tunnelsTo(s.proxy, s.tlsServer.port);
+      await echoes(s.tlsServer.url("/"), { tls: { ca: fixtures.cert } });
+      assert.equal(tunnelsTo(s.proxy, s.tlsServer.port), tlsBefore);
     });
-    await withEnv({ https_proxy: proxy.url }, async () => {
-      const before = tunnelsTo(proxy, tlsServer.port);
-      await echoes(tlsServer.url("/"), { tls: { ca: fixtures.cert } });
-      assert.equal(tunnelsTo(proxy, tlsServer.port), before + 1);
+    await withEnv({ https_proxy: s.proxy.url }, async () => {
+      const before = tunnelsTo(s.proxy, s.tlsServer.port);
+      await echoes(s.tlsServer.url("/"), { tls: { ca: fixtures.cert } });
+      assert.equal(tunnelsTo(s.proxy, s.tlsServer.port), before + 1);
     });
   });
 
   test("ALL_PROXY is the fallback; NO_PROXY and proxy: false go direct", async () => {
-    await withEnv({ ALL_PROXY: proxy.url }, async () => {
-      const before = tunnelsTo(proxy, server.port);
-      await echoes(server.url("/"), {});
-      assert.equal(tunnelsTo(proxy, server.port), before + 1);
-      await echoes(server.url("/"), { proxy: false });
-      assert.equal(tunnelsTo(proxy, server.port), before + 1);
+    await withEnv({ ALL_PROXY: s.proxy.url }, async () => {
+      const before = tunnelsTo(s.proxy, s.server.port);
+      await echoes(s.server.url("/"), {});
+      assert.equal(tunnelsTo(s.proxy, s.server.port), before + 1);
+      await echoes(s.server.url("/"), { proxy: false });
+      assert.equal(tunnelsTo(s.proxy, s.server.port), before + 1);
     });
-    for (const noProxy of [LOOPBACK, `${LOOPBACK}:${server.port}`, "127.0.0.0/8", "*"]) {
-      await withEnv({ http_proxy: proxy.url, no_proxy: noProxy }, async () => {
-        const before = tunnelsTo(proxy, server.port);
-        await echoes(server.url("/"), {});
-        assert.equal(tunnelsTo(proxy, server.port), before, `NO_PROXY=${noProxy}`);
+    for (const noProxy of [LOOPBACK, `${LOOPBACK}:${s.server.port}`, "127.0.0.0/8", "*"]) {
+      await withEnv({ http_proxy: s.proxy.url, no_proxy: noProxy }, async () => {
+        const before = tunnelsTo(s.proxy, s.server.port);
+        await echoes(s.server.url("/"), {});
+        assert.equal(tunnelsTo(s.proxy, s.server.port), before, `NO_PROXY=${noProxy}`);
       });
     }
     // A NO_PROXY entry for another port leaves the proxy on.
-    await withEnv({ http_proxy: proxy.url, no_proxy: `${LOOPBACK}:${server.port + 1}` }, async () => {
-      const before = tunnelsTo(proxy, server.port);
-      await echoes(server.url("/"), {});
-      assert.equal(tunnelsTo(proxy, server.port), before + 1);
+    await withEnv({ http_proxy: s.proxy.url, no_proxy: `${LOOPBACK}:${s.server.port + 1}` }, async () => {
+      const before = tunnelsTo(s.proxy, s.server.port);
+      await echoes(s.server.url("/"), {});
+      assert.equal(tunnelsTo(s.proxy, s.server.port), before + 1);
     });
   });
 
   test("a redirect through the proxy keeps going through it", async () => {
     const redirector = await startServer("standalone", {
-      authenticate: () => ({ status: 302, headers: { Location: server.url("/after-redirect") } }),
+      authenticate: () => ({ status: 302, headers: { Location: s.server.url("/after-redirect") } }),
     });
     try {
-      const first = tunnelsTo(proxy, redirector.port);
-      const second = tunnelsTo(proxy, server.port);
-      const ws = await connect(redirector.url("/"), { proxy: proxy.url, redirect: true, timeout: 10_000 });
-      assert.equal(ws.url, server.url("/after-redirect"));
+      const first = tunnelsTo(s.proxy, redirector.port);
+      const second = tunnelsTo(s.proxy, s.server.port);
+      const ws = await connect(redirector.url("/"), { proxy: s.proxy.url, redirect: true, timeout: 10_000 });
+      assert.equal(ws.url, s.server.url("/after-redirect"));
       await ws.close();
-      assert.equal(tunnelsTo(proxy, redirector.port), first + 1);
-      assert.equal(tunnelsTo(proxy, server.port), second + 1);
+      assert.equal(tunnelsTo(s.proxy, redirector.port), first + 1);
+      assert.equal(tunnelsTo(s.proxy, s.server.port), second + 1);
     } finally {
       await redirector.close();
     }
@@ -153,12 +157,12 @@ describe("connect() through tinyproxy", { skip: tinyproxyUnavailable() }, () => 
 
   test("a server the proxy cannot reach: ProxyError with the proxy's status", async () => {
     const port = await closedPort();
-    const error = await rejection(connect(`ws://${LOOPBACK}:${port}/`, { proxy: proxy.url }), 10_000);
+    const error = await rejection(connect(`ws://${LOOPBACK}:${port}/`, { proxy: s.proxy.url }), 10_000);
     assert.ok(error instanceof ProxyError, String(error));
     assert.equal(error.code, "PROXY_REFUSED");
     assert.equal(error.status, 500);
     assert.equal(error.statusText, "Unable to connect");
-    assert.equal(error.proxy, proxy.url);
+    assert.equal(error.proxy, s.proxy.url);
   });
 });
 
@@ -230,41 +234,29 @@ describe("connect() through tinyproxy refusing a port", { skip: tinyproxyUnavail
 });
 
 describe("connect() through squid", { skip: squidUnavailable() }, () => {
-  let proxy: RunningProxy;
-  let server: TestServer;
-  let tlsServer: TestServer;
-  before(async () => {
-    proxy = await startSquid({ tls: true, deniedDomains: ["denied.test"] });
-    server = await startServer("standalone", {}, echo);
-    tlsServer = await startServer("tls", {}, echo);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await server?.close();
-    await tlsServer?.close();
-  });
+  const s = proxyAndEchoServers(() => startSquid({ tls: true, deniedDomains: ["denied.test"] }));
 
   test("an https: proxy: TLS to the proxy, then TLS to the server inside the tunnel", async () => {
-    await echoes(tlsServer.url("/"), { proxy: { url: proxy.url, tls: { ca: fixtures.cert } }, tls: { ca: fixtures.cert } });
+    await echoes(s.tlsServer.url("/"), { proxy: { url: s.proxy.url, tls: { ca: fixtures.cert } }, tls: { ca: fixtures.cert } });
   });
 
   test("ws:// through an https: proxy", async () => {
-    await echoes(server.url("/"), { proxy: { url: proxy.url, tls: { ca: fixtures.cert } } });
+    await echoes(s.server.url("/"), { proxy: { url: s.proxy.url, tls: { ca: fixtures.cert } } });
   });
 
   test("an https: proxy whose certificate is not trusted fails naming the proxy", async () => {
-    const error = await rejection(connect(server.url("/"), { proxy: proxy.url }), 10_000);
+    const error = await rejection(connect(s.server.url("/"), { proxy: s.proxy.url }), 10_000);
     assert.ok(error instanceof ProxyError, String(error));
     assert.equal(error.code, "PROXY_FAILED");
     assert.match(error.message, /SELF_SIGNED/);
   });
 
   test("a plain http: squid tunnels wss:// as well", async () => {
-    await echoes(tlsServer.url("/"), { proxy: `http://${LOOPBACK}:${proxy.httpPort}`, tls: { ca: fixtures.cert } });
+    await echoes(s.tlsServer.url("/"), { proxy: `http://${LOOPBACK}:${s.proxy.httpPort}`, tls: { ca: fixtures.cert } });
   });
 
   test("a denied destination: ProxyError 403 Forbidden", async () => {
-    const error = await rejection(connect(`ws://denied.test:${server.port}/`, { proxy: `http://${LOOPBACK}:${proxy.httpPort}` }), 10_000);
+    const error = await rejection(connect(`ws://denied.test:${s.server.port}/`, { proxy: `http://${LOOPBACK}:${s.proxy.httpPort}` }), 10_000);
     assert.ok(error instanceof ProxyError, String(error));
     assert.equal(error.status, 403);
     assert.equal(error.statusText, "Forbidden");
@@ -272,7 +264,7 @@ describe("connect() through squid", { skip: squidUnavailable() }, () => {
 
   test("a server squid cannot reach: ProxyError 503", async () => {
     const port = await closedPort();
-    const error = await rejection(connect(`ws://${LOOPBACK}:${port}/`, { proxy: `http://${LOOPBACK}:${proxy.httpPort}` }), 10_000);
+    const error = await rejection(connect(`ws://${LOOPBACK}:${port}/`, { proxy: `http://${LOOPBACK}:${s.proxy.httpPort}` }), 10_000);
     assert.ok(error instanceof ProxyError, String(error));
     assert.equal(error.status, 503);
   });

@@ -1,13 +1,14 @@
 /**
- * Every `@example` in the public API's TSDoc runs as a program: imports of
- * "wsx" / "wsx/core" / "wsx/ws" point at the build, fixed ports become ephemeral ones
+ * Every `@example` in the public API's TSDoc, and every block of README.md
+ * or docs/*.md marked `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core",
+ * "wsx/web" and "wsx/ws" point at the build, fixed ports become ephemeral ones
  * (a local echo server stands in for "the server" the examples talk to),
  * and the program must finish without throwing.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +20,7 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const distIndex = pathToFileURL(join(root, "dist/src/index.js")).href;
 const distCore = pathToFileURL(join(root, "dist/src/core/index.js")).href;
 const distWs = pathToFileURL(join(root, "dist/src/ws/index.js")).href;
+const distWeb = pathToFileURL(join(root, "dist/src/web/index.js")).href;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -41,9 +43,27 @@ function examples(file: string): string[] {
   return found;
 }
 
-const all = sourceFiles(join(root, "src")).flatMap((file) =>
-  examples(file).map((code, index) => ({ name: `${file.slice(root.length)} #${index + 1}`, code })),
-);
+/** README.md and the guides in docs/. */
+function markdownFiles(): string[] {
+  const docs = join(root, "docs");
+  const guides = existsSync(docs) ? readdirSync(docs).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`) : [];
+  return ["README.md", ...guides];
+}
+
+/** The code of each ```ts fence in `file` that follows a `<!-- runnable -->` line. */
+function runnableBlocks(file: string): string[] {
+  const text = readFileSync(join(root, file), "utf8");
+  return [...text.matchAll(/<!-- runnable -->\s*\n```ts\n([\s\S]*?)\n```/g)].map((match) => match[1]!);
+}
+
+const runnable = markdownFiles().flatMap((file) => runnableBlocks(file).map((code, index) => ({ name: `${file} runnable #${index + 1}`, code })));
+
+const all = [
+  ...sourceFiles(join(root, "src")).flatMap((file) =>
+    examples(file).map((code, index) => ({ name: `${file.slice(root.length)} #${index + 1}`, code })),
+  ),
+  ...runnable,
+];
 
 describe("TSDoc examples run", () => {
   let echo: WebSocketServer;
@@ -61,6 +81,7 @@ describe("TSDoc examples run", () => {
 
   test("there are examples to run", () => {
     assert.ok(all.length >= 4, `found ${all.length}`);
+    assert.ok(runnable.length >= 1, "the README or docs/ mark runnable blocks");
   });
 
   for (const example of all) {
@@ -69,6 +90,7 @@ describe("TSDoc examples run", () => {
       let code = example.code
         .replace(/from "wsx\/core"/g, `from "${distCore}"`)
         .replace(/from "wsx\/ws"/g, `from "${distWs}"`)
+        .replace(/from "wsx\/web"/g, `from "${distWeb}"`)
         .replace(/from "wsx"/g, `from "${distIndex}"`)
         .replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${echo.port}`)
         .replace(/port: \d+/g, "port: 0");

@@ -6,7 +6,14 @@
  * its fixed `127.0.0.1:PORT` addresses become a local echo server's, and it
  * must finish without throwing. After `<!-- run: proxy -->`, 127.0.0.1:3128
  * is a real tinyproxy that wants alice:s3cret, and the block must print what
- * came back through it and the proxy's 407 refusal.
+ * came back through it and the proxy's 407 refusal. After `<!-- run: tls -->`,
+ * it runs in a directory holding private-ca.pem, device.pem and device.key
+ * (made with openssl), and 127.0.0.1:8443 is a wss echo server whose
+ * certificate that CA issued and which requires a client certificate from it.
+ * After `<!-- run: cookies -->`, 127.0.0.1:8080 answers /login with a 302 to
+ * /app that sets a session cookie, and lets only that cookie into /app.
+ * After `<!-- run: silent -->`, the address accepts TCP connections and never
+ * answers, and the block must print the TLS phase's timeout.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -17,6 +24,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { serve, type WebSocketServer } from "../../src/index.js";
+import { opensslUnavailable, TestCertificates } from "../helpers/certs.js";
+import { listenRaw } from "../helpers/net.js";
 import { startTinyproxy, tinyproxyUnavailable, type RunningProxy } from "../helpers/proxies.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -28,15 +37,15 @@ interface Block {
   name: string;
   code: string;
   /** Runs as a program: with the echo server only, or with a proxy too. */
-  run: false | "echo" | "proxy";
+  run: false | "echo" | "proxy" | "tls" | "cookies" | "silent";
 }
 
 function blocks(file: string): Block[] {
   const text = readFileSync(join(docsDir, file), "utf8");
   const found: Block[] = [];
-  for (const match of text.matchAll(/(?:<!-- run(: proxy)? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
+  for (const match of text.matchAll(/(?:<!-- run(?:: (proxy|tls|cookies|silent))? -->\n)?```ts\n([\s\S]*?)\n```/g)) {
     const line = text.slice(0, match.index).split("\n").length;
-    const run = !match[0].startsWith("<!--") ? false : match[1] === undefined ? "echo" : "proxy";
+    const run = !match[0].startsWith("<!--") ? false : ((match[1] as Exclude<Block["run"], false | "echo"> | undefined) ?? "echo");
     found.push({ name: `${file}:${line}`, code: match[2]!, run });
   }
   return found;
@@ -92,7 +101,7 @@ describe("docs/: blocks marked to run", () => {
   });
 
   /** Runs `code` as a program; returns what it printed. */
-  async function run(block: Block, code: string): Promise<string> {
+  async function run(block: Block, code: string, cwd?: string): Promise<string> {
     const js = ts.transpileModule(`${code}\nprocess.exit(0);\n`, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     }).outputText;
@@ -100,7 +109,7 @@ describe("docs/: blocks marked to run", () => {
     writeFileSync(file, js);
     try {
       // Asynchronous: the echo server the block talks to lives in this process.
-      return (await promisify(execFile)(process.execPath, [file], { encoding: "utf8", timeout: 20_000 })).stdout;
+      return (await promisify(execFile)(process.execPath, [file], { encoding: "utf8", timeout: 20_000, cwd })).stdout;
     } catch (error) {
       assert.fail(`${block.name} failed:\n${code}\n--- stderr ---\n${(error as { stderr?: string }).stderr ?? String(error)}`);
     } finally {
@@ -128,6 +137,70 @@ describe("docs/: blocks marked to run", () => {
       assert.match(printed, /hello through the proxy/);
       assert.match(printed, /PROXY_REFUSED 407/);
       assert.match(proxy.log(), new RegExp(`CONNECT 127\\.0\\.0\\.1:${echo.port} `), "the tunnel went through tinyproxy");
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "tls")) {
+    test(`${block.name} (mutual TLS with a private CA)`, { skip: opensslUnavailable() }, async () => {
+      const certs = new TestCertificates();
+      let server: WebSocketServer | undefined;
+      try {
+        const ca = certs.ca("private-ca");
+        const serverCert = certs.issue("server", "private-ca", ["IP:127.0.0.1"]);
+        certs.issue("device", "private-ca");
+        const devices: string[] = [];
+        server = await serve(
+          { port: 0, host: "127.0.0.1", tls: { cert: serverCert.cert, key: serverCert.key, ca, requestCert: true, rejectUnauthorized: true } },
+          async (ws, request) => {
+            devices.push(request.path);
+            for await (const message of ws) await ws.send(message);
+          },
+        );
+        const printed = await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${server.port}`), certs.dir);
+        assert.match(printed, /authenticated by certificate/);
+        assert.deepEqual(devices, ["/device"]);
+      } finally {
+        await server?.close();
+        certs.remove();
+      }
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "cookies")) {
+    test(`${block.name} (a login that sets a cookie on its redirect)`, async () => {
+      const server = await serve(
+        {
+          port: 0,
+          host: "127.0.0.1",
+          authenticate: (request) => {
+            if (request.path === "/login") return { status: 302, headers: { "Set-Cookie": "session=abc123; Path=/; HttpOnly", Location: "/app" } };
+            return request.path === "/app" && request.headers["cookie"] === "session=abc123";
+          },
+        },
+        async (ws) => {
+          await ws.send("welcome");
+          for await (const _ of ws);
+        },
+      );
+      try {
+        const printed = await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${server.port}`));
+        assert.match(printed, new RegExp(`ws://127\\.0\\.0\\.1:${server.port}/app welcome`));
+        assert.match(printed, /^session=abc123$/m);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  for (const block of all.filter((b) => b.run === "silent")) {
+    test(`${block.name} (a server that never answers)`, async () => {
+      const silent = await listenRaw(() => {});
+      try {
+        const printed = await run(block, block.code.replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${silent.port}`));
+        assert.match(printed, /^TLS TLS_TIMEOUT 300$/m);
+      } finally {
+        await silent.close();
+      }
     });
   }
 });

@@ -1,0 +1,64 @@
+/**
+ * The echo traffic of the client benchmark on any WHATWG WebSocket
+ * constructor: `connections` sockets, each keeping `window` messages in
+ * flight, one new send per message received (binaryType "arraybuffer").
+ */
+import { performance } from "node:perf_hooks";
+import { serveCommands } from "../lib/control.js";
+
+/** The part of the standard WebSocket constructor the benchmark uses. */
+export type StandardWebSocket = new (url: string) => {
+  binaryType: string;
+  // Each implementation types its handlers with its own Event classes.
+  onopen: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  onerror: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  onmessage: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  send(data: Uint8Array): void;
+};
+
+async function openStandard(
+  WebSocket: StandardWebSocket,
+  url: string,
+  connections: number,
+  window: number,
+  payload: Uint8Array,
+  received: () => void,
+): Promise<number> {
+  const sockets = [];
+  for (let c = 0; c < connections; c++) {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error(`could not connect to ${url}`));
+    });
+    sockets.push(ws);
+  }
+  for (const ws of sockets) {
+    ws.onerror = null;
+    ws.onmessage = () => {
+      received();
+      ws.send(payload);
+    };
+    for (let k = 0; k < window; k++) ws.send(payload);
+  }
+  return sockets.length;
+}
+
+/** Run a client process of the benchmark on `WebSocket`: `run` opens the connections, `mark` reports the echo count. */
+export function serveStandardClient(WebSocket: StandardWebSocket): void {
+  let messages = 0;
+  serveCommands(async (command) => {
+    switch (command.cmd) {
+      case "run": {
+        const { url, connections, window, size } = command as unknown as { url: string; connections: number; window: number; size: number };
+        const connected = await openStandard(WebSocket, url, connections, window, new Uint8Array(size).fill(0x61), () => messages++);
+        return { connected };
+      }
+      case "mark":
+        return { messages, time: performance.now() };
+      default:
+        throw new Error(`unknown command ${command.cmd}`);
+    }
+  });
+}
