@@ -9,6 +9,7 @@ export * from "./node/index.js";
 export * from "./client/index.js";
 export * from "./server/index.js";
 export {
+  Chunk,
   CloseCode,
   CloseFrame,
   BackpressureError,
@@ -19,6 +20,7 @@ export {
   Message,
   Opcode,
   ProtocolError,
+  SizeLimitError,
   TimeoutError,
   UsageError,
   VIOLATIONS,

@@ -5,7 +5,7 @@
  *   websockOpen(config)          -> handle, or null on error (C: NULL)
  *   websockSendText(h, text)     -> 0 or -1
  *   websockSendBinary(h, bytes)  -> 0 or -1
- *   websockRecv(h, timeoutMs)    -> { fin, opcode, payloadLen, data } per fragment;
+ *   websockRecv(h, len, timeoutMs) -> { fin, opcode, payloadLen, offset, data }: up to len bytes of a fragment;
  *                                   opcode -1 when nothing arrived in time (keep calling);
  *                                   null once the connection is closed (C: -1)
  *   websockClose(h)
@@ -25,7 +25,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, isIP } from "node:net";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import { CloseCode, Opcode, connect, serve, type Frame, type WebSocket } from "../../src/index.js";
+import { CloseCode, ConnectionClosedError, Opcode, TimeoutError, connect, serve, type WebSocket } from "../../src/index.js";
 
 const DEADLINE_MS = 15_000;
 setTimeout(() => {
@@ -58,17 +58,16 @@ interface WebsockMsg {
   fin: boolean;
   /** Opcode of the frame; < 0 means nothing valid was received in this call. */
   opcode: number;
-  /** Payload length of this fragment. */
+  /** Payload length of the whole fragment (the header's). */
   payloadLen: number;
+  /** Where `data` starts in the fragment's payload (a fragment longer than the buffer takes several calls). */
+  offset: number;
   data: Uint8Array;
 }
 
 /** websock_handle_t */
 interface WebsockHandle {
   ws: WebSocket;
-  frames: AsyncIterator<Frame>;
-  /** A read still waiting after a timeout; the next websockRecv picks it up, so nothing is lost. */
-  pending: Promise<IteratorResult<Frame>> | null;
 }
 
 async function websockOpen(config: WebsockConfig): Promise<WebsockHandle | null> {
@@ -89,7 +88,11 @@ async function websockOpen(config: WebsockConfig): Promise<WebsockHandle | null>
       tls: config.secured ? config.sslConfig : undefined,
       timeout: config.timeOut, // the C API's one time_out bounds the whole open
     });
-    return { ws, frames: ws.frames(), pending: null };
+    // Payload pieces as they arrive, never more than the caller's buffer (websock_recv's len).
+    ws.setDelivery("chunks");
+    // Pings are answered by autoPong; the seed's websock_recv handles them without returning.
+    ws.on("ping", () => console.log("  (websock_recv: ping handled internally)"));
+    return { ws };
   } catch (error) {
     console.error(`websock_open: ${url}: ${(error as Error).message}`);
     return null;
@@ -114,50 +117,29 @@ async function websockSendBinary(handle: WebsockHandle, payload: Uint8Array): Pr
   }
 }
 
-const NOTHING: WebsockMsg = { fin: false, opcode: -1, payloadLen: 0, data: new Uint8Array(0) };
+const NOTHING: WebsockMsg = { fin: false, opcode: -1, payloadLen: 0, offset: 0, data: new Uint8Array(0) };
 
-async function websockRecv(handle: WebsockHandle, timeoutMs: number): Promise<WebsockMsg | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    handle.pending ??= handle.frames.next();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
-    });
-    let result: IteratorResult<Frame> | "timeout";
-    try {
-      result = await Promise.race([handle.pending, timeout]);
-    } catch {
-      handle.pending = null;
-      return null;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (result === "timeout") return NOTHING;
-    handle.pending = null;
-    if (result.done === true) return null;
-    const frame = result.value;
-    switch (frame.opcode) {
-      case Opcode.PING:
-      case Opcode.PONG:
-        // The pong went out automatically (autoPong); keep waiting for data.
-        console.log(`  (websock_recv: ${frame.type} handled internally)`);
-        continue;
-      case Opcode.CLOSE:
-        // The close reply went out automatically (autoClose); report the connection as gone.
-        console.log("  (websock_recv: close handled internally)");
-        await handle.ws.closed;
-        return null;
-      default:
-        return { fin: frame.fin, opcode: frame.opcode, payloadLen: frame.length, data: frame.payload };
-    }
+/**
+ * Up to `len` payload bytes (the C buffer's size) of the fragment being
+ * received: a longer fragment is returned over several calls, `payloadLen`
+ * being its whole length and `offset` where this part starts.
+ */
+async function websockRecv(handle: WebsockHandle, len: number, timeoutMs: number): Promise<WebsockMsg | null> {
+  try {
+    const chunk = await handle.ws.receiveChunk({ maxBytes: len, timeout: timeoutMs });
+    return { fin: chunk.fin, opcode: chunk.opcode, payloadLen: chunk.frameLength, offset: chunk.offset, data: chunk.payload };
+  } catch (error) {
+    // Nothing is lost on a timeout: the next call returns what arrives.
+    if (error instanceof TimeoutError) return NOTHING;
+    if (!(error instanceof ConnectionClosedError)) throw error;
+    // The close reply went out automatically (autoClose); report the connection as gone.
+    if (handle.ws.closeReceived !== null) console.log("  (websock_recv: close handled internally)");
+    return null;
   }
 }
 
 async function websockClose(handle: WebsockHandle): Promise<void> {
   await handle.ws.close(CloseCode.NORMAL);
-  // Let a read left waiting by a timeout see the end of the connection.
-  await handle.pending?.catch(() => undefined);
 }
 
 // ------------------------------------------------------------------ the application
@@ -168,19 +150,19 @@ function show(msg: WebsockMsg | null, binary = false): string {
   if (msg === null) return "-1 (connection closed)";
   if (msg.opcode < 0) return "timeout (opcode -1, nothing received)";
   const data = binary ? `[${[...msg.data].join(",")}]` : `"${decoder.decode(msg.data)}"`;
-  return `fin=${msg.fin ? 1 : 0} opcode=${msg.opcode} payload_len=${msg.payloadLen} data=${data}`;
+  return `fin=${msg.fin ? 1 : 0} opcode=${msg.opcode} payload_len=${msg.payloadLen} offset=${msg.offset} data=${data}`;
 }
 
-/** Receive one whole message, fragment by fragment. */
-async function receiveMessage(handle: WebsockHandle, timeoutMs: number): Promise<WebsockMsg[]> {
+/** Receive one whole message, fragment by fragment, into a buffer of `len` bytes. */
+async function receiveMessage(handle: WebsockHandle, len: number, timeoutMs: number): Promise<WebsockMsg[]> {
   const fragments: WebsockMsg[] = [];
   for (;;) {
-    const msg = await websockRecv(handle, timeoutMs);
+    const msg = await websockRecv(handle, len, timeoutMs);
     const binary = (fragments[0] ?? msg)?.opcode === Opcode.BINARY;
     console.log(`websock_recv -> ${show(msg, binary)}`);
     if (msg === null || msg.opcode < 0) throw new Error("expected a fragment");
     fragments.push(msg);
-    if (msg.fin) return fragments;
+    if (msg.fin && msg.offset + msg.data.length === msg.payloadLen) return fragments;
   }
 }
 
@@ -192,24 +174,25 @@ async function application(config: WebsockConfig, full: boolean): Promise<void> 
 
   const text = "hello from C";
   console.log(`websock_send_text("${text}", ${text.length}) -> ${await websockSendText(handle, text)}`);
-  const [echo] = await receiveMessage(handle, 2000);
+  const [echo] = await receiveMessage(handle, 64, 2000);
   if (echo === undefined || decoder.decode(echo.data) !== text) throw new Error("text echo differs");
 
   if (full) {
     const bytes = Uint8Array.from({ length: 10 }, (_, i) => i);
     console.log(`websock_send_binary([0..9], ${bytes.length}) -> ${await websockSendBinary(handle, bytes)}`);
-    const fragments = await receiveMessage(handle, 2000);
+    // A 3-byte buffer: the 4-byte fragments come in two parts each.
+    const fragments = await receiveMessage(handle, 3, 2000);
     const joined = fragments.flatMap((f) => [...f.data]);
     if (joined.join() !== [...bytes].join()) throw new Error("binary echo differs");
-    console.log(`binary message reassembled from ${fragments.length} fragments`);
+    console.log(`binary message reassembled from ${fragments.length} reads`);
 
-    const idle = await websockRecv(handle, 300);
+    const idle = await websockRecv(handle, 64, 300);
     console.log(`websock_recv(timeout=300) -> ${show(idle)}`);
     if (idle === null || idle.opcode >= 0) throw new Error("expected a timeout");
   } else {
     // The server closes on request: websock_recv answers the close frame itself and reports -1.
     console.log(`websock_send_text("close please") -> ${await websockSendText(handle, "close please")}`);
-    const gone = await websockRecv(handle, 2000);
+    const gone = await websockRecv(handle, 64, 2000);
     console.log(`websock_recv -> ${show(gone)}`);
     if (gone !== null) throw new Error("expected the connection to be closed");
   }

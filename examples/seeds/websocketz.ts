@@ -15,9 +15,8 @@
  *   WSX_URL=ws://... node dist/examples/seeds/websocketz.js
  * Exits 0 on success, 1 on failure.
  */
-import { connect as netConnect } from "node:net";
+import { duplexPair, type Duplex } from "node:stream";
 import { CloseCode, CloseFrame, Opcode, connect, serve, type CloseInfo } from "../../src/index.js";
-import { HttpHeadParser, buildClientRequest, parseClosePayload, verifyServerResponse } from "../../src/core/index.js";
 
 const DEADLINE_MS = 15_000;
 setTimeout(() => {
@@ -57,7 +56,7 @@ async function startServer() {
         console.log(`server: pong received (answered by hand) after ${rtt.toFixed(1)} ms`);
         const bye = new CloseFrame(CloseCode.NORMAL, "done");
         console.log(`server: closing with CloseFrame(${bye.code}, "${bye.reason}")`);
-        const info = await ws.close(bye.code, bye.reason);
+        const info = await ws.close(bye);
         console.log(`server: closed, peer answered ${info.code} "${info.reason}", clean ${info.wasClean}`);
         break;
       }
@@ -65,48 +64,25 @@ async function startServer() {
   );
 }
 
-/**
- * The wsx client does not expose the 101 response headers, so this shows the
- * server's `Server: wsx` with the core handshake over a raw socket.
- */
-async function peekResponseHeaders(host: string, port: number): Promise<Record<string, string>> {
-  const { request, key } = buildClientRequest({ host, port, path: "/ws", headers: { "User-Agent": "wsx" } });
-  const socket = netConnect({ host, port });
-  const parser = new HttpHeadParser("response");
-  try {
-    return await new Promise<Record<string, string>>((resolve, reject) => {
-      socket.on("connect", () => socket.write(request));
-      socket.on("error", reject);
-      socket.on("data", (chunk: Buffer) => {
-        try {
-          const result = parser.push(chunk);
-          if (result === null) return;
-          verifyServerResponse(result.head, key, {});
-          resolve(result.head.headers);
-        } catch (error) {
-          reject(error as Error);
-        }
-      });
-    });
-  } finally {
-    socket.destroy();
-  }
-}
-
 // ------------------------------------------------------------------ client
 
 /**
  * The seed's client, then its split example: send text, read in a loop, echo
  * every binary message back through the write half. Auto-pong and auto-close
- * are off on this side, so ping and close are answered by hand.
+ * are off on this side, so ping and close are answered by hand. With a
+ * `stream`, the whole connection runs over it (websocketz runs over any
+ * stream), handshake included.
  */
-async function client(base: string, local: boolean): Promise<CloseInfo> {
+async function client(base: string, local: boolean, stream?: Duplex): Promise<CloseInfo> {
   const ws = await connect(new URL("/ws", base), {
     headers: { "User-Agent": "wsx", "X-Demo": "websocketz" },
     autoPong: false,
     autoClose: false,
+    stream,
   });
-  console.log(`client: connected to ${ws.url} (autoPong ${ws.autoPong}, autoClose ${ws.autoClose})`);
+  console.log(`client: connected to ${ws.url}${stream ? " over a caller's stream" : ""} (autoPong ${ws.autoPong}, autoClose ${ws.autoClose})`);
+  console.log(`client: 101 response carries Server: ${ws.handshakeHeaders["server"] ?? "(none)"}`);
+  if (local && ws.handshakeHeaders["server"] !== "wsx") throw new Error("missing Server response header");
   const { reader, writer } = ws.split();
 
   await writer.send("Hello, WebSocket!");
@@ -131,10 +107,10 @@ async function client(base: string, local: boolean): Promise<CloseInfo> {
           break;
         }
         // Echo the peer's code (RFC 6455 5.5.1); a close without one is answered with 1000.
-        const received = parseClosePayload(frame.payload);
+        const received = frame.close!;
         const reply = new CloseFrame(received.code === CloseCode.NO_STATUS ? CloseCode.NORMAL : received.code, "bye");
-        console.log(`client: close frame "${frame.text ?? ""}", answering by hand with CloseFrame(${reply.code}, "${reply.reason}")`);
-        await writer.close(reply.code, reply.reason);
+        console.log(`client: close frame ${received.code} "${received.reason}", answering by hand with CloseFrame(${reply.code}, "${reply.reason}")`);
+        await writer.close(reply);
         break;
       }
       default: {
@@ -166,11 +142,14 @@ try {
   } else {
     const server = await startServer();
     try {
-      const headers = await peekResponseHeaders("127.0.0.1", server.port);
-      console.log(`client: 101 response carries Server: ${headers["server"]}`);
-      if (headers["server"] !== "wsx") throw new Error("missing Server response header");
       const info = await client(`ws://127.0.0.1:${server.port}`, true);
       if (info.code !== CloseCode.NORMAL || info.reason !== "done" || !info.wasClean) throw new Error("unexpected close");
+      // The same session over a stream the program already has (here an in-process pair; an SSH
+      // channel or a proxy tunnel would do): the server reads the handshake from its end.
+      const [clientSide, serverSide] = duplexPair();
+      server.handleStream(serverSide);
+      const overStream = await client("ws://in-process", true, clientSide);
+      if (overStream.code !== CloseCode.NORMAL || !overStream.wasClean) throw new Error("unexpected close over the stream");
     } finally {
       await server.close();
     }

@@ -4,6 +4,7 @@
  * a {@link WebSocket}. Each step lives in its own module; this one puts them
  * in order and keeps the redirect loop.
  */
+import type { Socket } from "node:net";
 import {
   HandshakeError,
   UsageError,
@@ -44,7 +45,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
   checkConnectOptions(options); // bad options fail before any connection is made
   let target = resolveTarget(url, options);
-  const maxRedirects = options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
+  // A given stream carries one attempt: a redirect cannot be followed on it.
+  const maxRedirects = options.stream !== undefined ? 0 : options.redirect === true ? DEFAULT_REDIRECTS : options.redirect === false ? 0 : (options.redirect ?? 0);
   const origin = originOf(target);
   const clock = new PhaseClock(options.timeout, options.timeouts);
   const abort = abortion(options.signal);
@@ -163,7 +165,7 @@ async function attempt(target: Target, options: ConnectOptions, sameOrigin: bool
   const limits = connectionSettings(options).limits;
   const where = describeTarget(target);
   try {
-    const socket = await dial.open(target, proxyFor(target, options.proxy), options, limits);
+    const socket = options.stream !== undefined ? (options.stream as Socket) : await dial.open(target, proxyFor(target, options.proxy), options, limits);
     clock.enter("HANDSHAKE", where);
     const { head, rest } = await dial.race(exchangeHandshake(socket, request, limits, where));
     options.onResponse?.(head);
@@ -190,6 +192,7 @@ async function attempt(target: Target, options: ConnectOptions, sameOrigin: bool
     return ws;
   } catch (error) {
     dial.destroy();
+    options.stream?.destroy();
     throw error;
   }
 }

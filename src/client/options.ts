@@ -3,8 +3,9 @@
  * is refused with a UsageError before anything is dialed.
  */
 import type { LookupFunction } from "node:net";
-import { OptionTable, Rules, UsageError, checkOptions, parseProtocolList, type HeaderInput, type HttpHead, type OptionRules } from "../core/index.js";
-import type { ConnectionOptions } from "../node/connection.js";
+import type { Duplex } from "node:stream";
+import { OptionTable, Rules, UsageError, checkOptions, describeValue, parseProtocolList, type HeaderInput, type HttpHead, type OptionRules } from "../core/index.js";
+import { isDuplex, type ConnectionOptions } from "../node/connection.js";
 import { extensionFactories, type CompressionOption } from "../node/extensions.js";
 import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
 import { COOKIE_JAR_RULE, type CookieJarLike } from "./cookies.js";
@@ -60,6 +61,13 @@ export interface ConnectOptions extends ConnectionOptions {
   /** Offer permessage-deflate: true for the defaults, or its options (default: off). */
   compression?: CompressionOption;
   /**
+   * Run the handshake and the connection over this stream instead of
+   * dialing (an SSH channel, a tunnel, an HTTP/2 stream, a test pair): the
+   * URL still gives the request's Host, path and scheme, no TLS or proxy is
+   * added, a redirect is not followed, and a failed handshake destroys it.
+   */
+  stream?: Duplex;
+  /**
    * Called with the head of each HTTP response the handshake gets (a
    * redirect, a refusal, the 101), before it is acted on. For diagnostics and
    * facades: `wsx/ws` gives it to `ws`'s `upgrade` and `unexpected-response` events.
@@ -92,6 +100,7 @@ export const CONNECT_OPTION_RULES: OptionRules<ConnectOptions> = {
   compression: Rules.either(Rules.boolean, Rules.object),
   onResponse: Rules.function,
   onRedirect: Rules.function,
+  stream: Rules.object,
 };
 
 const CONNECT_OPTIONS = new OptionTable<ConnectOptions>(CONNECT_OPTION_RULES);
@@ -113,6 +122,9 @@ export function checkConnectOptions<T extends ConnectOptions>(options: T, where 
   checkTimeouts(options.timeouts, where);
   checkProxyOption(options.proxy, where);
   checkClientTls(options.tls, where);
+  if (options.stream !== undefined && !isDuplex(options.stream)) {
+    throw new UsageError("INVALID_OPTION", `${where} option stream must be a Duplex stream, got ${describeValue(options.stream)}`);
+  }
 }
 
 /** The subprotocols to offer, as a list; a malformed header-style string is INVALID_SUBPROTOCOL. */

@@ -119,6 +119,22 @@ export class UsageError extends WebSocketError {
 }
 
 /**
+ * A received message was larger than the `maxSize` one `receive()` call
+ * allowed. The connection stays open: the message is skipped (what is left
+ * of it is dropped as it arrives) and the next call reads the next message.
+ */
+export class SizeLimitError extends WebSocketError {
+  /** Bytes of the message seen when it was refused (its size, or more than `limit` so far). */
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super("RECEIVE_TOO_BIG", `received message of ${size} bytes or more is over maxSize ${limit}`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
  * A message was not sent because the connection already had more bytes
  * waiting than its limit allows (the "drop" backpressure policy).
  */

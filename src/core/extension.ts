@@ -48,10 +48,30 @@ export interface Extension {
   /** {@link encode}, asynchronously. */
   encodeAsync?(payload: Uint8Array, options: { compress?: boolean }): Promise<Uint8Array | null>;
   /**
+   * Start transforming an outgoing message whose payload comes in pieces (a
+   * streamed send), or return null to send it as it is. Absent: streamed
+   * messages are sent untransformed. Calls follow the message order like
+   * {@link encode}: no other message is encoded until this one's encoder ended.
+   */
+  encodeStream?(options: { compress?: boolean }): StreamEncoder | null;
+  /**
    * Release what the extension holds (zlib contexts...) when the connection
    * ends; an asynchronous transform in flight then rejects.
    */
   dispose(): void;
+}
+
+/** Transforms one outgoing message given piece by piece (see {@link Extension.encodeStream}). */
+export interface StreamEncoder {
+  /**
+   * The bytes to send for the next piece (`last`: the message's last).
+   * Each output is complete in itself (flushed), so it can be framed and
+   * sent before the next piece exists; the outputs joined are the message's
+   * transformed payload.
+   */
+  push(piece: Uint8Array, last: boolean): Uint8Array;
+  /** Release what it holds: once the message ended, or when it is abandoned. */
+  end(): void;
 }
 
 /**

@@ -12,6 +12,7 @@ export * from "./frame.js";
 export * from "./message.js";
 export * from "./writer.js";
 export * from "./protocol.js";
+export { OutgoingMessage } from "./outgoing.js";
 export * from "./base64.js";
 export * from "./sha1.js";
 export * from "./http.js";

@@ -5,6 +5,7 @@
  */
 import type { ProtocolError } from "./errors.js";
 import type { Extension } from "./extension.js";
+import { CloseFrame, parseClosePayload } from "./close.js";
 import { Opcode } from "./frame.js";
 
 const decoder = new TextDecoder();
@@ -72,6 +73,15 @@ export class Frame {
   get data(): string | Uint8Array {
     return this.text ?? this.payload;
   }
+
+  /**
+   * For a close frame: its code (1005 when it carried none) and reason, as
+   * parsed from the payload (already checked when it was received); null
+   * for other frames.
+   */
+  get close(): CloseFrame | null {
+    return this.type === "close" ? parseClosePayload(this.payload) : null;
+  }
 }
 
 /** Frame type for an opcode (continuations take the message's type). */
@@ -98,20 +108,53 @@ export interface FrameEvent {
   readonly frame: Frame;
 }
 /**
- * A piece of a data frame's payload, in `chunks` delivery. `frameEnd` marks
- * the frame's last piece; `fin` with `frameEnd` marks the message's end.
- * `payload` is a view of the input, valid until the next `receive()`.
+ * A piece of a data frame's payload, in `chunks` delivery: pieces come as
+ * they arrive, so memory stays constant whatever the frame or message size.
+ * `offset` is where the piece starts in its frame's payload and
+ * `frameLength` the payload length the frame header declared; `fin` says
+ * whether the frame is the message's last. `payload` is a view of the
+ * input given to `Protocol.receive()` (the Node connection never reuses
+ * its input, so there it stays valid; a driver that reuses its read buffer
+ * must use or copy it before the next `receive()`).
  */
-export interface ChunkEvent {
-  readonly type: "chunk";
-  readonly messageType: MessageType;
-  /** Opcode of the frame: TEXT/BINARY for a message's first frame, CONTINUATION after. */
-  readonly opcode: number;
-  /** Whether this frame is the message's last. */
-  readonly fin: boolean;
-  readonly payload: Uint8Array;
-  readonly frameEnd: boolean;
+export class Chunk {
+  constructor(
+    /** The message's type. */
+    readonly messageType: MessageType,
+    /** Opcode of the frame: TEXT/BINARY for a message's first frame, CONTINUATION after. */
+    readonly opcode: number,
+    /** Whether this frame is the message's last. */
+    readonly fin: boolean,
+    readonly payload: Uint8Array,
+    /** Payload length the frame's header declared. */
+    readonly frameLength: number,
+    /** Where this piece starts within the frame's payload. */
+    readonly offset: number,
+  ) {}
+
+  /** Always "chunk" (the event kind). */
+  get type(): "chunk" {
+    return "chunk";
+  }
+
+  /** Bytes in this piece. */
+  get length(): number {
+    return this.payload.length;
+  }
+
+  /** This piece ends its frame. */
+  get frameEnd(): boolean {
+    return this.offset + this.payload.length === this.frameLength;
+  }
+
+  /** This piece ends the message (`fin` and `frameEnd`). */
+  get messageEnd(): boolean {
+    return this.fin && this.offset + this.payload.length === this.frameLength;
+  }
 }
+
+/** A piece of a data frame's payload, in `chunks` delivery (see {@link Chunk}). */
+export type ChunkEvent = Chunk;
 /** A ping arrived (already answered when autoPong is on). */
 export interface PingEvent {
   readonly type: "ping";

@@ -6,12 +6,13 @@
  */
 import { CloseFrame, encodeClosePayload, parseClosePayload } from "./close.js";
 import { CloseCode, ConnectionClosedError, ProtocolError, UsageError } from "./errors.js";
-import type { Extension } from "./extension.js";
+import type { Extension, StreamEncoder } from "./extension.js";
 import { FrameParser, MAX_CONTROL_PAYLOAD, Opcode, encodeFrame, headerSize, isControlOpcode, type FrameSink } from "./frame.js";
 import { resolveLimits, type Limits } from "./limits.js";
 import { OptionTable, Rules, checkOptions, invalidData } from "./options.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSource } from "./mask.js";
-import { Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
+import { OutgoingMessage } from "./outgoing.js";
+import { Chunk, Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
 import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
 
@@ -442,14 +443,7 @@ export class Protocol implements FrameSink {
       return this.fail(new ProtocolError("INVALID_UTF8"));
     }
     if (this.messageDelivery === "chunks") {
-      this.emitEvent({
-        type: "chunk",
-        messageType: this.messageType!,
-        opcode: this.frameOpcode,
-        fin: this.frameFin,
-        payload: view,
-        frameEnd: this.frameReceived === this.frameLength,
-      });
+      this.emitEvent(new Chunk(this.messageType!, this.frameOpcode, this.frameFin, view, this.frameLength, this.frameReceived - view.length));
       return;
     }
     // Zero copy when a frame that is a whole unit of delivery arrived in one piece.
@@ -501,9 +495,7 @@ export class Protocol implements FrameSink {
       if (this.frameFin) this.finishEncodedMessage(type);
     } else if (this.messageDelivery === "chunks") {
       // Pieces went out as they arrived; an empty frame still gets its one event.
-      if (this.frameLength === 0) {
-        this.emitEvent({ type: "chunk", messageType: type, opcode, fin: this.frameFin, payload: EMPTY, frameEnd: true });
-      }
+      if (this.frameLength === 0) this.emitEvent(new Chunk(type, opcode, this.frameFin, EMPTY, 0, 0));
     } else if (this.messageDelivery === "frames") {
       const payload = this.takeData();
       let text: string | undefined;
@@ -566,7 +558,7 @@ export class Protocol implements FrameSink {
       const text = type === "text" ? new TextDecoder().decode(payload) : undefined;
       this.emitEvent({ type: "frame", frame: new Frame(type, opcode, true, payload, text) });
     } else {
-      this.emitEvent({ type: "chunk", messageType: type, opcode, fin: true, payload, frameEnd: true });
+      this.emitEvent(new Chunk(type, opcode, true, payload, payload.length, 0));
     }
   }
 
@@ -711,6 +703,42 @@ export class Protocol implements FrameSink {
   }
 
   /**
+   * Start a message whose payload is given in pieces (a streamed send): each
+   * {@link OutgoingMessage.write} queues its piece at once, transformed by
+   * the negotiated extensions that can work on a stream (permessage-deflate
+   * compresses it, flushing every piece; `compress: false` opts out) and
+   * split into frames of at most `fragmentSize` bytes (default the
+   * maxFrameSize limit). Until its last piece, other data messages are
+   * refused like during {@link sendFrame} fragments; control frames may go between.
+   */
+  startMessage(opcode: number, options: MessageOptions = {}): OutgoingMessage {
+    if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
+      throw new UsageError("INVALID_FRAME", `opcode ${opcode} is not TEXT or BINARY`);
+    }
+    checkOptions(options, MESSAGE_OPTIONS, "startMessage()");
+    if (options.fragmentSize !== undefined) checkFragmentSize(options.fragmentSize);
+    this.checkCanSendData();
+    const encoders: StreamEncoder[] = [];
+    let rsv = 0;
+    for (const extension of this.extensions) {
+      const encoder = extension.encodeStream?.({ compress: options.compress }) ?? null;
+      if (encoder !== null) {
+        encoders.push(encoder);
+        rsv |= extension.rsv;
+      }
+    }
+    this.sendingFragmented = true;
+    return new OutgoingMessage(this, opcode, rsv, encoders, options.fragmentSize ?? this.limits.maxFrameSize);
+  }
+
+  /** @internal A frame of a message started with {@link startMessage}. */
+  writeStreamFrame(opcode: number, rsv: number, payload: Uint8Array, fin: boolean): void {
+    this.checkCanSend();
+    this.openWriter().frame(fin, rsv, opcode, payload);
+    if (fin) this.endFragmented();
+  }
+
+  /**
    * Queue one data frame of a possibly fragmented message: TEXT or BINARY
    * starts a message, CONTINUATION continues it, `fin` ends it. Text payloads
    * may split a character between frames; the message as a whole must be UTF-8.
@@ -735,7 +763,13 @@ export class Protocol implements FrameSink {
     this.sendingFragmented = !fin;
     if (typeof payload === "string") this.openWriter().text(fin, 0, opcode, payload);
     else this.openWriter().frame(fin, 0, opcode, payload);
-    if (fin && this.deferredEncoded !== null) {
+    if (fin) this.endFragmented();
+  }
+
+  /** A fragmented message is over: encoded messages held back behind it follow it. */
+  private endFragmented(): void {
+    this.sendingFragmented = false;
+    if (this.deferredEncoded !== null) {
       for (const frames of this.deferredEncoded) this.openWriter().encoded(frames);
       this.deferredEncoded = null;
     }

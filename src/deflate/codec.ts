@@ -4,7 +4,7 @@
  * or without keeping the LZ77 window between messages.
  */
 import { ProtocolError } from "../core/errors.js";
-import type { Extension } from "../core/extension.js";
+import type { Extension, StreamEncoder } from "../core/extension.js";
 import { Rsv } from "../core/frame.js";
 import { EXTENSION_NAME, type AgreedParameters } from "./negotiate.js";
 import { DEFAULT_ASYNC_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MEM_LEVEL } from "./options.js";
@@ -14,6 +14,7 @@ import { OutputLimitError, ZlibContext, ZlibDataError, asyncZlibSupported, type 
 const TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
 /** An empty message, compressed (RFC 7692 section 7.2.3.6). */
 const EMPTY_COMPRESSED = Uint8Array.of(0x00);
+const EMPTY = new Uint8Array(0);
 
 /** How one side of a connection compresses and decompresses. */
 export interface CodecSettings {
@@ -170,6 +171,8 @@ export class PerMessageDeflate implements Extension {
   /** Without context takeover, the private context of the message being transformed off the loop. */
   #oneShotDeflater: ZlibContext | null = null;
   #oneShotInflater: ZlibContext | null = null;
+  /** Without context takeover, the private context of the streamed message being sent. */
+  #streamDeflater: ZlibContext | null = null;
   /** The decompressor failed while the peer keeps its window: a new one could not follow. */
   #inflateBroken = false;
   #disposed = false;
@@ -196,7 +199,7 @@ export class PerMessageDeflate implements Extension {
 
   /** How many zlib contexts this connection holds now: 0 to 2, plus one per call in flight without context takeover. */
   get zlibContexts(): number {
-    const contexts = [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater];
+    const contexts = [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater, this.#streamDeflater];
     return contexts.reduce((open, context) => open + (context?.open ? 1 : 0), 0);
   }
 
@@ -345,10 +348,46 @@ export class PerMessageDeflate implements Extension {
   }
 
   /** Release every context, those of calls in flight too (the calls then reject). */
+  /**
+   * Compress a streamed message piece by piece (RFC 7692 allows a compressed
+   * message in fragments): each piece is sync-flushed so its bytes can leave
+   * at once, and the last one loses the flush tail as a whole message does.
+   * Without context takeover the message gets a private compressor, as the
+   * shared one cannot wait between pieces.
+   */
+  encodeStream(options: { compress?: boolean }): StreamEncoder | null {
+    if (this.#disposed || options?.compress === false) return null;
+    const settings = this.settings;
+    const own = settings.deflateNoContextTakeover;
+    const deflater = own
+      ? (this.#streamDeflater = new ZlibContext("deflate", { windowBits: settings.deflateWindowBits, level: settings.level, memLevel: settings.memLevel }))
+      : this.#takeoverDeflater();
+    let empty = true;
+    return {
+      push: (piece, last) => {
+        try {
+          if (piece.length > 0) empty = false;
+          if (last && empty) return EMPTY_COMPRESSED.slice();
+          if (piece.length === 0) return EMPTY;
+          const output = deflater.process([piece], Infinity).output;
+          return last ? withoutTail(output) : output;
+        } catch (error) {
+          if (!own) this.#deflateFailed(deflater);
+          throw error;
+        }
+      },
+      end: () => {
+        if (!own) return;
+        deflater.close();
+        if (this.#streamDeflater === deflater) this.#streamDeflater = null;
+      },
+    };
+  }
+
   dispose(): void {
     this.#disposed = true;
-    for (const context of [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater]) context?.close();
-    this.#deflater = this.#inflater = this.#oneShotDeflater = this.#oneShotInflater = null;
+    for (const context of [this.#deflater, this.#inflater, this.#oneShotDeflater, this.#oneShotInflater, this.#streamDeflater]) context?.close();
+    this.#deflater = this.#inflater = this.#oneShotDeflater = this.#oneShotInflater = this.#streamDeflater = null;
   }
 }
 

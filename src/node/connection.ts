@@ -7,8 +7,10 @@
 import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   BackpressureError,
+  Chunk,
   CloseCode,
   CloseFrame,
   Frame,
@@ -36,10 +38,11 @@ import type { BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Heartbeat, type Liveness } from "./heartbeat.js";
-import { Inbox, toFrame, toMessage } from "./inbox.js";
+import { Inbox, toChunk, toFrame, toMessage } from "./inbox.js";
 import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
 import { Outbox } from "./outbox.js";
 import { Pings } from "./pings.js";
+import { readChunk, readMessage, type ReceiveChunkOptions, type ReceiveOptions } from "./reading.js";
 import { rejected, settled } from "./promises.js";
 import { SendOrder } from "./send-order.js";
 import {
@@ -55,7 +58,7 @@ import {
   streamMessage,
   toBytes,
 } from "./sending.js";
-import { connectionSettings, type ConnectionSettings } from "./settings.js";
+import { CONNECTION_OPTION_RULES, connectionSettings, type ConnectionSettings } from "./settings.js";
 import { Counters, type ConnectionStats } from "./stats.js";
 import type { Topics } from "./topics.js";
 
@@ -104,8 +107,11 @@ export interface ConnectionOptions extends Partial<Limits>, BackpressureOptions 
   closeTimeout?: number;
   /** Received items buffered for `receive()`/iteration before the socket is paused (default 64). */
   receiveQueue?: number;
-  /** Deliver whole messages (default) or single frames from the start (see {@link WebSocket.frames}). */
-  deliver?: "messages" | "frames";
+  /**
+   * Deliver whole messages (default), single frames (see {@link WebSocket.frames})
+   * or payload pieces as they arrive (see {@link WebSocket.chunks}) from the start.
+   */
+  deliver?: Delivery;
   /**
    * Ping the peer (empty payload) once nothing at all has been received from
    * it for this many ms (default 0: off). A peer that is sending is never
@@ -144,10 +150,22 @@ export interface HandshakeInfo {
   url?: string;
 }
 
+/** What {@link WebSocket.fromStream} takes: which end this is, and the connection's options. */
+export interface StreamConnectionOptions extends ConnectionOptions {
+  /** This end of the connection: "client" masks its frames, "server" requires masked ones. */
+  role: Role;
+  /** The subprotocol agreed on, if any (what {@link WebSocket.protocol} says; default null). */
+  protocol?: string | null;
+  /** Bytes already read from the stream after the handshake: the first frames. */
+  head?: Uint8Array;
+}
+
 /** Events emitted for listener-style use. */
 export interface WebSocketEvents {
   message: [message: Message];
   frame: [frame: Frame];
+  /** A payload piece, in chunk delivery (see {@link WebSocket.chunks}). */
+  chunk: [chunk: Chunk];
   ping: [payload: Uint8Array];
   pong: [payload: Uint8Array];
   close: [info: CloseInfo];
@@ -292,6 +310,34 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
   }
 
+  /**
+   * Run a WebSocket over a stream whose opening handshake is already done
+   * (by the caller, or by a protocol that needs none: a test pair, an SSH
+   * channel, an HTTP/2 stream). `role` says which end this is: a client
+   * masks what it sends and a server requires masked frames. No extension
+   * is in use. To include the handshake, use `connect(url, { stream })` or
+   * the server's `handleStream(stream)`.
+   *
+   * @example
+   * ```ts
+   * import { duplexPair } from "node:stream";
+   * import { WebSocket } from "wsx";
+   * const [left, right] = duplexPair();
+   * const client = WebSocket.fromStream(left, { role: "client" });
+   * const server = WebSocket.fromStream(right, { role: "server" });
+   * await client.send("over a stream");
+   * console.log((await server.receive()).text);
+   * await client.close();
+   * ```
+   */
+  static fromStream(stream: Duplex, options: StreamConnectionOptions): WebSocket {
+    checkOptions(options, STREAM_OPTIONS, "WebSocket.fromStream()");
+    if (options.role === undefined) throw new UsageError("INVALID_OPTION", 'WebSocket.fromStream() needs role: "client" or "server"');
+    if (!isDuplex(stream)) throw new UsageError("INVALID_OPTION", `WebSocket.fromStream() takes a Duplex stream, got ${describeValue(stream)}`);
+    const { role, protocol = null, head, ...connection } = options;
+    return new WebSocket(stream as Socket, role, { protocol, extensions: "", head }, connection);
+  }
+
   /** Sends encoded off the loop are queued or running: close and publish wait behind them. */
   private get encodesPending(): boolean {
     return this.sendOrder !== null && this.sendOrder.offloaded > 0;
@@ -317,7 +363,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.outbox === null) {
       // Frames leave at once (no Nagle delay), set with the first frame: a connection that never
       // sends (most idle ones) spares the system call, and the handshake before it is one segment.
-      this.socket.setNoDelay(true);
+      // A stream given to fromStream() or connect({ stream }) may be no TCP socket.
+      (this.socket as Partial<Socket>).setNoDelay?.(true);
       this.outbox = new Outbox(this.core, this.socket, this.counters);
       if (this.info !== null) this.outbox.close(closedError(this.core, true));
     }
@@ -458,18 +505,81 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   // ---- receiving ----
 
   /**
-   * The next message (or frame, after {@link frames} switched delivery).
-   * Rejects with {@link TimeoutError} after `timeout` ms (nothing is lost:
-   * a later call gets the message) and with {@link ConnectionClosedError}
-   * once the connection is closed and nothing is left to read.
+   * The next whole message, whatever the delivery: with frames or payload
+   * pieces being delivered (after {@link frames} or {@link chunks}), it
+   * joins those of the next message (control frames among them are passed
+   * over), so single frames and whole messages can be read in turn.
+   * Rejects with {@link TimeoutError} `RECEIVE_TIMEOUT` after `timeout` ms
+   * (nothing is lost: a later call gets the message), with
+   * {@link SizeLimitError} `RECEIVE_TOO_BIG` for a message over `maxSize`
+   * bytes (it is skipped; the connection stays open) and with
+   * {@link ConnectionClosedError} once the connection is closed and nothing
+   * is left to read.
+   *
+   * @example
+   * ```ts
+   * import { SizeLimitError, connect } from "wsx";
+   * const ws = await connect("ws://127.0.0.1:8080");
+   * await ws.send("hello");
+   * try {
+   *   const reply = await ws.receive({ timeout: 1000, maxSize: 64 * 1024 });
+   *   console.log(reply.text);
+   * } catch (error) {
+   *   if (error instanceof SizeLimitError) console.log(`skipped a ${error.size}-byte message`);
+   *   else throw error;
+   * }
+   * await ws.close();
+   * ```
    */
-  receive(options: { timeout?: number } = {}): Promise<Message> {
+  receive(options: ReceiveOptions = {}): Promise<Message> {
     const refused = refusal(() => checkOptions(options, RECEIVE_OPTIONS, "receive()"));
     if (refused !== null) return rejected(refused);
-    if (this.core.deliver !== "messages") {
-      return rejected(new UsageError("FRAME_DELIVERY", "frames are being delivered: use receiveFrame() or frames()"));
-    }
-    return this.openInbox().next(options.timeout) as Promise<Message>;
+    const inbox = this.openInbox();
+    if (this.core.deliver === "messages") return readMessage(inbox, options);
+    return inbox.serially(() => readMessage(inbox, options));
+  }
+
+  /**
+   * The next payload piece, switching to chunk delivery: data arrives as it
+   * comes off the network, whatever the frame or message size, each piece
+   * with its frame's `opcode`, `fin` and declared `frameLength` and its
+   * `offset` in the frame. With `maxBytes` a longer piece is cut and its
+   * rest is returned by the next call. Control frames are handled by the
+   * connection (events "ping", "pong", "close") and not returned. Rejects
+   * like {@link receive}.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "wsx";
+   * const ws = await connect("ws://127.0.0.1:8080", { deliver: "chunks" });
+   * await ws.send("a message read in pieces of at most 4 bytes");
+   * let text = "";
+   * for (;;) {
+   *   const piece = await ws.receiveChunk({ maxBytes: 4, timeout: 1000 });
+   *   text += new TextDecoder().decode(piece.payload); // ASCII: no character is split
+   *   if (piece.messageEnd) break;
+   * }
+   * console.log(text);
+   * await ws.close();
+   * ```
+   */
+  receiveChunk(options: ReceiveChunkOptions = {}): Promise<Chunk> {
+    const refused = refusal(() => checkOptions(options, CHUNK_OPTIONS, "receiveChunk()"));
+    if (refused !== null) return rejected(refused);
+    this.setDelivery("chunks");
+    const inbox = this.openInbox();
+    return inbox.serially(() => readChunk(inbox, options));
+  }
+
+  /**
+   * Switch to chunk delivery and iterate over the payload pieces received,
+   * as they come off the network (see {@link receiveChunk}): a message of
+   * any size passes through in constant memory. Ends when the connection
+   * closes. Messages negotiated with compression come whole, as one piece.
+   */
+  chunks(): AsyncIterableIterator<Chunk> {
+    this.setDelivery("chunks");
+    return this.openInbox().iterate(toChunk);
   }
 
   /**
@@ -498,7 +608,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.openInbox().iterate(toFrame);
   }
 
-  /** Deliver whole messages (default) or single frames, from the next message on. */
+  /** Deliver whole messages (default), single frames or payload pieces, from the next message on. */
   setDelivery(mode: Delivery): void {
     if (mode !== "messages" && mode !== "frames" && mode !== "chunks") {
       throw new UsageError("INVALID_OPTION", `setDelivery() takes "messages", "frames" or "chunks", got ${describeValue(mode)}`);
@@ -607,6 +717,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           if (event.frame.fin) this.counters.messagesIn++;
           this.openInbox().deliver(event.frame);
           break;
+        case "chunk":
+          if (event.messageEnd) this.counters.messagesIn++;
+          this.openInbox().deliver(event);
+          break;
         case "ping":
           if (this.sink !== null) this.sink.ping(event.payload);
           else this.emit("ping", event.payload);
@@ -672,7 +786,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * Send a message: a string as text, bytes (an ArrayBuffer or any view of
    * one) or a Blob as binary, a received {@link Message} with its own type,
    * or an async iterable (a Readable, a generator) streamed as fragments of
-   * one message. Messages larger than {@link maxFrameSize} are fragmented.
+   * one message (each piece sent before the next is read, split at
+   * {@link maxFrameSize}, compressed piece by piece when permessage-deflate
+   * was negotiated). Messages larger than {@link maxFrameSize} are fragmented.
    * Resolves once handed to the OS. Anything else (a number, null, a plain
    * object...) is refused: the promise rejects with UsageError
    * `INVALID_DATA` and nothing is sent; unknown or bad options reject with
@@ -685,7 +801,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (typeof data !== "string" && !(data instanceof Uint8Array) && !(data instanceof Message) && !isBinary(data)) {
       if (isAsyncIterable(data)) {
-        return (this.sendOrder ??= new SendOrder()).after(() => streamMessage(this.core, this.openOutbox(), this, data));
+        return (this.sendOrder ??= new SendOrder()).after(() => this.sendStream(data, options));
       }
       if (isBlob(data)) return this.sendBlob(data, options);
       return rejected(invalidData("send()", SENDABLE, data));
@@ -696,6 +812,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
     if (this.bufferedAmount >= this.settings.backpressure.limit) return this.sendOverLimit(() => this.sendNow(data, options));
     return this.sendNow(data, options);
+  }
+
+  /** A streamed message, in its turn: framed at maxFrameSize and compressed as it goes, counted once written. */
+  private async sendStream(source: AsyncIterable<string | Uint8Array>, options: SendOptions | undefined): Promise<void> {
+    await streamMessage(this.core, this.openOutbox(), this, source, { compress: options?.compress });
+    this.counters.messagesOut++;
   }
 
   /** A Blob is read, then sent as binary in its turn: later sends wait for it, as browsers do. */
@@ -1179,7 +1301,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
 const OWNER = Symbol("wsx.connection");
 
-const RECEIVE_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
+const STREAM_OPTIONS = new OptionTable<StreamConnectionOptions>({
+  ...CONNECTION_OPTION_RULES,
+  role: Rules.oneOf("client", "server"),
+  protocol: Rules.either(Rules.string, Rules.oneOf(null)),
+  head: Rules.object,
+});
+
+/** A readable and writable stream (what a connection runs over). */
+export function isDuplex(value: unknown): value is Duplex {
+  const stream = value as Partial<Duplex> | null;
+  return typeof stream === "object" && stream !== null && typeof stream.write === "function" && typeof stream.on === "function" && typeof stream.pause === "function" && typeof stream.resume === "function";
+}
+
+const RECEIVE_OPTIONS = new OptionTable<ReceiveOptions>({ timeout: Rules.milliseconds, maxSize: Rules.positiveInteger });
+const CHUNK_OPTIONS = new OptionTable<ReceiveChunkOptions>({ timeout: Rules.milliseconds, maxBytes: Rules.positiveInteger });
 const PING_OPTIONS = new OptionTable<{ timeout?: number }>({ timeout: Rules.milliseconds });
 
 /** The error `check` throws, or null: for methods that report bad arguments through their promise. */

@@ -1,12 +1,19 @@
 /** The two halves {@link WebSocket.split} hands out: each exposes one direction of the connection. */
-import type { CloseFrame, Frame, Message } from "../core/index.js";
+import type { Chunk, CloseFrame, Frame, Message } from "../core/index.js";
 import type { CloseInfo, SendData, SendOptions, WebSocket } from "./connection.js";
+import type { ReceiveChunkOptions, ReceiveOptions } from "./reading.js";
 
 /** The reading half of a {@link WebSocket} (see {@link WebSocket.split}). */
 export class WebSocketReader {
   constructor(private readonly ws: WebSocket) {}
-  receive(options?: { timeout?: number }): Promise<Message> {
+  receive(options?: ReceiveOptions): Promise<Message> {
     return this.ws.receive(options);
+  }
+  receiveChunk(options?: ReceiveChunkOptions): Promise<Chunk> {
+    return this.ws.receiveChunk(options);
+  }
+  chunks(): AsyncIterableIterator<Chunk> {
+    return this.ws.chunks();
   }
   receiveFrame(options?: { timeout?: number }): Promise<Frame> {
     return this.ws.receiveFrame(options);

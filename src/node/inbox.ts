@@ -7,13 +7,13 @@
  */
 import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
-import { ConnectionClosedError, Frame, Message, Opcode, TimeoutError, UsageError, type Protocol } from "../core/index.js";
+import { Chunk, ConnectionClosedError, Frame, Message, Opcode, TimeoutError, UsageError, type Protocol } from "../core/index.js";
 import { closedError } from "./closed-error.js";
 import type { WebSocketEvents } from "./connection.js";
-import { armDeadline, rejected, type Waiting } from "./promises.js";
+import { armDeadline, noop, rejected, type Waiting } from "./promises.js";
 
-/** What the core delivers: whole messages, or single frames in frame mode. */
-export type Item = Message | Frame;
+/** What the core delivers: whole messages, single frames in frame delivery, payload pieces in chunk delivery. */
+export type Item = Message | Frame | Chunk;
 
 type Waiter = Waiting<Item>;
 
@@ -29,6 +29,10 @@ export class Inbox {
   private closed = false;
   /** Whether a new message or frame listener is watched for: set once something was queued. */
   private watching = false;
+  /** A message refused by `receive({ maxSize })` is not over: its remaining frames or pieces are dropped as they come. */
+  private skipping = false;
+  /** The last of the reads that take several items (assembling a message), which run one after the other. */
+  private lastRead: Promise<unknown> | null = null;
 
   /** `connection` is the emitter whose message and frame listeners are fed; `limit` the queue length that pauses. */
   constructor(
@@ -83,14 +87,11 @@ export class Inbox {
 
   /** Hand a received item to the oldest waiting reader, else to listeners, else queue it. */
   deliver(item: Item): void {
+    if (this.skipping && this.skipped(item)) return;
     const waiter = this.waiters.shift();
     if (waiter !== undefined) return waiter.resolve(item);
-    const event = item instanceof Message ? "message" : "frame";
-    if (this.connection.listenerCount(event) > 0) {
-      if (item instanceof Message) this.connection.emit("message", item);
-      else this.connection.emit("frame", item);
-      return;
-    }
+    const event = eventOf(item);
+    if (this.connection.listenerCount(event) > 0) return emit(this.connection, item);
     this.queue.push(item);
     if (!this.watching) this.watchListeners();
     if (!this.paused && this.queue.length - this.queueHead >= this.limit) {
@@ -126,15 +127,18 @@ export class Inbox {
    * closes. Hand-written rather than an async generator: one promise per
    * item instead of a chain of them.
    */
-  iterate<T>(map: (item: Item) => T): AsyncIterableIterator<T> {
+  iterate<T>(map: (item: Item) => T | null): AsyncIterableIterator<T> {
     const end: IteratorResult<T> = { value: undefined, done: true };
     let finished = false;
     const iterator: AsyncIterableIterator<T> = {
       next: (): Promise<IteratorResult<T>> => {
         if (finished) return Promise.resolve(end);
         try {
-          const item = this.shift();
-          if (item !== undefined) return Promise.resolve({ value: map(item), done: false });
+          // Items the map leaves out (null) are skipped; the loop ends with the queue.
+          for (let item = this.shift(); item !== undefined; item = this.shift()) {
+            const value = map(item);
+            if (value !== null) return Promise.resolve({ value, done: false });
+          }
         } catch (error) {
           return Promise.reject(error);
         }
@@ -146,7 +150,9 @@ export class Inbox {
           this.waiters.push({
             resolve: (item) => {
               try {
-                resolve({ value: map(item), done: false });
+                const value = map(item);
+                if (value !== null) resolve({ value, done: false });
+                else iterator.next().then(resolve, reject);
               } catch (error) {
                 reject(error);
               }
@@ -168,11 +174,65 @@ export class Inbox {
     return iterator;
   }
 
+  /**
+   * Run `read` once every earlier read passed to this method has settled:
+   * reads that take several items (a message assembled from frames) must
+   * not interleave.
+   */
+  serially<T>(read: () => Promise<T>): Promise<T> {
+    const previous = this.lastRead;
+    const result = previous === null ? read() : previous.then(read, read);
+    const tail = result.then(noop, noop);
+    this.lastRead = tail;
+    void tail.then(() => {
+      if (this.lastRead === tail) this.lastRead = null;
+    });
+    return result;
+  }
+
+  /**
+   * Put items taken by a reader back at the head of the queue, in order (a
+   * `receive()` that timed out while assembling, or the rest of a piece cut
+   * at `maxBytes`): the next reader gets them first.
+   */
+  putBack(items: readonly Item[]): void {
+    if (items.length === 0) return;
+    const rest = this.queue.slice(this.queueHead);
+    this.queue = [...items, ...rest];
+    this.queueHead = 0;
+    if (!this.watching) this.watchListeners();
+  }
+
+  /**
+   * Drop the rest of the message whose frames or pieces a reader was
+   * assembling (it refused it): the frames or pieces of it that are queued
+   * now, and those still to come.
+   */
+  skipRestOfMessage(): void {
+    this.skipping = true;
+    while (this.skipping && this.queueHead < this.queue.length) {
+      const item = this.queue[this.queueHead]!;
+      if (!this.skipped(item)) break;
+      this.shift();
+    }
+  }
+
+  /** While skipping: whether `item` belongs to the refused message (and drop it); ends the skip at the message's end. */
+  private skipped(item: Item): boolean {
+    if (item instanceof Message) {
+      this.skipping = false; // a whole message: the refused one was over
+      return false;
+    }
+    if (item instanceof Frame && item.opcode >= Opcode.CLOSE) return false; // control frames are not part of it
+    if (item instanceof Chunk ? item.messageEnd : item.fin) this.skipping = false;
+    return true;
+  }
+
   /** Items that arrived before the first listener was added are handed to it, not stranded in the queue. */
   private watchListeners(): void {
     this.watching = true;
     this.connection.on("newListener", (event) => {
-      if ((event === "message" || event === "frame") && this.hasQueued) queueMicrotask(() => this.drainToListeners());
+      if ((event === "message" || event === "frame" || event === "chunk") && this.hasQueued) queueMicrotask(() => this.drainToListeners());
     });
   }
 
@@ -180,11 +240,9 @@ export class Inbox {
   drainToListeners(): void {
     while (this.queueHead < this.queue.length && this.waiters.length === 0) {
       const item = this.queue[this.queueHead]!;
-      const event = item instanceof Message ? "message" : "frame";
-      if (this.connection.listenerCount(event) === 0) return;
+      if (this.connection.listenerCount(eventOf(item)) === 0) return;
       this.queue[this.queueHead++] = undefined as never;
-      if (item instanceof Message) this.connection.emit("message", item);
-      else this.connection.emit("frame", item);
+      emit(this.connection, item);
     }
     if (this.queueHead === this.queue.length) {
       this.queue = [];
@@ -239,15 +297,42 @@ export class Inbox {
   }
 }
 
-/** For message delivery (`for await`): frames mean `frames()` switched delivery. */
-export function toMessage(item: Item): Message {
-  if (item instanceof Message) return item;
-  throw new UsageError("FRAME_DELIVERY", "frames are being delivered: iterate with frames()");
+/** The listener event an item goes to. */
+function eventOf(item: Item): "message" | "frame" | "chunk" {
+  return item instanceof Message ? "message" : item instanceof Frame ? "frame" : "chunk";
 }
 
-/** Items queued before frame delivery began are whole messages: one final frame each. */
+function emit(connection: EventEmitter<WebSocketEvents>, item: Item): void {
+  if (item instanceof Message) connection.emit("message", item);
+  else if (item instanceof Frame) connection.emit("frame", item);
+  else connection.emit("chunk", item);
+}
+
+/** For message delivery (`for await`): frames or pieces mean `frames()` or `chunks()` switched delivery. */
+export function toMessage(item: Item): Message {
+  if (item instanceof Message) return item;
+  if (item instanceof Frame) throw new UsageError("FRAME_DELIVERY", "frames are being delivered: iterate with frames(), or read whole messages with receive()");
+  throw new UsageError("CHUNK_DELIVERY", "payload pieces are being delivered: iterate with chunks(), or read whole messages with receive()");
+}
+
+/**
+ * Items queued before frame delivery began: a whole message is one final
+ * frame; a piece (chunk delivery) is a frame of its own, final if it ends
+ * the message, so that joining the frames still gives the message.
+ */
 export function toFrame(item: Item): Frame {
   if (item instanceof Frame) return item;
+  if (item instanceof Chunk) return new Frame(item.messageType, item.opcode, item.messageEnd, item.payload);
   const text = item.type === "text";
   return new Frame(item.type, text ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, text ? item.text : undefined);
+}
+
+/** Items queued before chunk delivery began, as pieces; control frames (handled by the connection) are left out. */
+export function toChunk(item: Item): Chunk | null {
+  if (item instanceof Chunk) return item;
+  if (item instanceof Message) {
+    return new Chunk(item.type, item.type === "text" ? Opcode.TEXT : Opcode.BINARY, true, item.bytes, item.bytes.length, 0);
+  }
+  if (item.opcode >= Opcode.CLOSE) return null;
+  return new Chunk(item.type as "text" | "binary", item.opcode, item.fin, item.payload, item.payload.length, 0);
 }

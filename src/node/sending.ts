@@ -4,7 +4,7 @@
  * that into a rejected promise.
  */
 import { isUtf8 } from "node:buffer";
-import { CloseCode, Message, Opcode, OptionTable, Rules, UsageError, checkFragmentSize, invalidData, type Protocol } from "../core/index.js";
+import { CloseCode, Message, Opcode, OptionTable, Rules, UsageError, checkFragmentSize, invalidData, type OutgoingMessage, type Protocol } from "../core/index.js";
 import type { SendData, SendOptions, WebSocket } from "./connection.js";
 import type { Outbox } from "./outbox.js";
 
@@ -133,23 +133,26 @@ export function queueFrame(core: Protocol, opcode: number, payload: string | Uin
 }
 
 /**
- * Send the pieces of `source` as the fragments of one message, each written
- * before the next is read. If the source fails once a fragment is out, the
- * message can never be finished and `connection` is closed.
+ * Send the pieces of `source` as one message, each piece queued (framed at
+ * the connection's maxFrameSize, compressed when an extension can do so on
+ * a stream) and written before the next is read. One piece is held back so
+ * that the last carries fin. If the source fails once a frame is out, the
+ * message can never be finished and `connection` is closed. Resolves once
+ * the message is written; the caller counts it.
  */
 export async function streamMessage(
   core: Protocol,
   outbox: Outbox,
   connection: Pick<WebSocket, "close">,
   source: AsyncIterable<string | Uint8Array>,
+  options: { compress?: boolean } = {},
 ): Promise<void> {
   let type: "text" | "binary" | null = null;
-  let started = false;
+  let message: OutgoingMessage | null = null;
   let held: Uint8Array | null = null;
-  const write = (chunk: Uint8Array, fin: boolean): Promise<void> => {
-    const opcode = started ? Opcode.CONTINUATION : type === "text" ? Opcode.TEXT : Opcode.BINARY;
-    started = true;
-    core.sendFrame(opcode, chunk, fin);
+  const write = (piece: Uint8Array, last: boolean): Promise<void> => {
+    message ??= core.startMessage(type === "text" ? Opcode.TEXT : Opcode.BINARY, { compress: options.compress, fragmentSize: core.limits.maxFrameSize });
+    message.write(piece, last);
     return outbox.schedule();
   };
   try {
@@ -157,14 +160,17 @@ export async function streamMessage(
       const pieceType = typeof piece === "string" ? "text" : "binary";
       if (type === null) type = pieceType;
       else if (pieceType !== type) throw new UsageError("MIXED_STREAM", "a streamed message mixes strings and bytes");
-      // Hold one piece back so that the last one carries fin.
       if (held !== null) await write(held, false);
       held = typeof piece === "string" ? encoder.encode(piece) : toBytes(piece, "send()", "an async iterable of strings or bytes");
     }
+    await write(held ?? new Uint8Array(0), true);
   } catch (error) {
     // Half a message is on the wire and cannot be finished: the connection is unusable.
-    if (started) void connection.close(CloseCode.INTERNAL_ERROR, "message stream failed");
+    const unfinished = message as OutgoingMessage | null;
+    if (unfinished !== null && !unfinished.done) {
+      unfinished.abandon();
+      void connection.close(CloseCode.INTERNAL_ERROR, "message stream failed");
+    }
     throw error;
   }
-  await write(held ?? new Uint8Array(0), true);
 }

@@ -41,7 +41,7 @@ export const CONNECTION_OPTION_RULES: OptionRules<ConnectionOptions> = {
   autoClose: Rules.boolean,
   closeTimeout: null,
   receiveQueue: null,
-  deliver: Rules.oneOf("messages", "frames"),
+  deliver: Rules.oneOf("messages", "frames", "chunks"),
   pingInterval: null,
   pongTimeout: null,
   idleTimeout: null,

@@ -31,7 +31,7 @@ import {
 } from "../core/index.js";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
 import { atCapacity, originRefused, resolveAdmission, type Admission, type OriginPolicy } from "./admission.js";
-import { WebSocket, checkTopic, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "../node/connection.js";
+import { WebSocket, checkTopic, isDuplex, type CloseInfo, type ConnectionOptions, type ConnectionOwner } from "../node/connection.js";
 import { extensionFactories, negotiateExtensions, type CompressionOption, type ExtensionAgreement } from "../node/extensions.js";
 import type { Logger } from "../node/logger.js";
 import { messageBytes } from "../node/sending.js";
@@ -186,6 +186,8 @@ const SERVER_OPTIONS = new OptionTable<ServerOptions>({
   adapter: Rules.object,
   logger: Rules.object,
 });
+
+const STREAM_OPTIONS = new OptionTable<{ secure?: boolean }>({ secure: Rules.boolean });
 
 const PUBLISH_OPTIONS = new OptionTable<PublishOptions>({
   type: Rules.oneOf("text", "binary"),
@@ -407,6 +409,36 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     };
     this.accept(httpHead, raw, head, this.handshakes.begin(raw, secure), request, callbacks);
   };
+
+  /**
+   * Serve a connection over a stream the caller already has (an SSH
+   * channel, a tunnel, an HTTP/2 stream, a test pair): the opening
+   * handshake is read from it and answered on it like one on the server's
+   * own listener (same admission, timeouts and handler). `secure` says
+   * whether the stream is encrypted (for the handler's request; default
+   * false). For a stream whose handshake is already done, see
+   * `WebSocket.fromStream`.
+   *
+   * @example
+   * ```ts
+   * import { duplexPair } from "node:stream";
+   * import { WebSocketServer, connect } from "wsx";
+   * const wss = new WebSocketServer({}, (ws) => {
+   *   ws.on("message", (message) => void ws.send(message));
+   * });
+   * const [clientSide, serverSide] = duplexPair();
+   * wss.handleStream(serverSide);
+   * const ws = await connect("ws://in-process/", { stream: clientSide });
+   * await ws.send("echo me");
+   * console.log((await ws.receive()).text);
+   * await ws.close();
+   * ```
+   */
+  handleStream(stream: Duplex, options: { secure?: boolean } = {}): void {
+    if (!isDuplex(stream)) throw new UsageError("INVALID_OPTION", `handleStream() takes a Duplex stream, got ${describeValue(stream)}`);
+    checkOptions(options, STREAM_OPTIONS, "handleStream()");
+    this.onRawSocket(stream as Socket, options.secure ?? false);
+  }
 
   /** A connection on the standalone listener: read the request head with the core parser. */
   private onRawSocket(socket: Socket, secure: boolean): void {

@@ -835,6 +835,9 @@ describe("chunks delivery: payload pieces as they arrive, memory independent of 
         if (e.type !== "chunk") continue;
         assert.ok(e.payload.length <= 1000);
         assert.equal(e.messageType, "binary");
+        // Each piece says where it is in its frame and how long the frame is.
+        assert.equal(e.frameLength, payload.length);
+        assert.equal(e.offset, received.reduce((sum, piece) => sum + piece.length, 0));
         received.push(e.payload.slice());
         if (e.frameEnd) ends++;
       }

@@ -1,9 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { ProtocolError } from "../../src/core/errors.js";
+import { ProtocolError, UsageError } from "../../src/core/errors.js";
+import { Opcode } from "../../src/core/frame.js";
+import type { Message } from "../../src/core/message.js";
+import { Protocol } from "../../src/core/protocol.js";
 import { compressMessage, decompressMessage, type DeflateOptions } from "../../src/deflate/index.js";
-import { rng } from "../helpers/bytes.js";
+import { concat as concatBytes, rng } from "../helpers/bytes.js";
 import { jsonLike, pair, send, utf8 } from "./pair.js";
 
 const HELLO = Uint8Array.of(0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
@@ -311,4 +314,34 @@ describe("permessage-deflate bad input", () => {
     assert.equal(server.zlibContexts, 0);
     client.dispose();
   });
+});
+
+describe("streamed messages (encodeStream, Protocol.startMessage)", () => {
+  for (const takeover of [true, false]) {
+    test(`pieces compressed one by one decode as one message, and the next message still decodes (${takeover ? "context takeover" : "no context takeover"})`, () => {
+      const options = takeover ? {} : { clientNoContextTakeover: true };
+      const { client, server } = pair(options, options);
+      const sender = new Protocol({ role: "client", extensions: [client] });
+      const receiver = new Protocol({ role: "server", extensions: [server] });
+      const json = jsonLike(30_000);
+      for (let round = 0; round < 2; round++) {
+        const message = sender.startMessage(Opcode.BINARY, { fragmentSize: 1000 });
+        for (let at = 0; at < json.length; at += 7000) message.write(json.subarray(at, at + 7000), at + 7000 >= json.length);
+        const wire = concatBytes(sender.output());
+        assert.ok(wire.length < json.length / 2, `${wire.length} bytes on the wire for ${json.length}`);
+        receiver.receive(wire);
+        const events = [...receiver.events()];
+        assert.deepEqual(events.map((event) => event.type), ["binary"]);
+        assert.ok(Buffer.from((events[0] as Message).bytes).equals(Buffer.from(json)));
+      }
+      // Between pieces no other data message may go: it would land inside the compressed message.
+      const open = sender.startMessage(Opcode.TEXT);
+      assert.throws(() => sender.sendText("in between"), (error: Error) => error instanceof UsageError && error.code === "FRAGMENTED_MESSAGE_IN_PROGRESS");
+      open.write(utf8("last"), true);
+      sender.sendText("after");
+      receiver.receive(concatBytes(sender.output()));
+      assert.deepEqual([...receiver.events()].map((event) => (event as { text?: string }).text), ["last", "after"]);
+      assert.equal(client.zlibContexts, takeover ? 1 : 0, "a private compressor is released with its message");
+    });
+  }
 });

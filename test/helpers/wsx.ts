@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
   WebSocketServer,
+  connect,
   serve,
   type ConnectOptions,
   type ConnectionHandler,
@@ -137,4 +138,34 @@ export async function rejection(promise: Promise<unknown>, ms = 3000): Promise<E
     return error as Error;
   }
   throw new Error("expected the promise to reject, but it resolved");
+}
+
+export interface Pair {
+  client: WebSocket;
+  peer: WebSocket;
+  server: TestServer;
+}
+
+/**
+ * A wsx server with `server` options, one wsx client connected to it with
+ * `client` options, and the server's side of that connection. Everything is
+ * torn down afterwards.
+ */
+export async function withPair(
+  options: { server?: ServerOptions; client?: ConnectOptions; handler?: ConnectionHandler },
+  body: (pair: Pair) => Promise<void>,
+): Promise<void> {
+  const server = await startServer("standalone", { closeTimeout: 1000, ...options.server }, options.handler);
+  try {
+    const accepted = new Accepted(server.wss);
+    const client = await connect(server.url("/"), { closeTimeout: 1000, ...options.client });
+    try {
+      const { ws: peer } = await accepted.next();
+      await body({ client, peer, server });
+    } finally {
+      client.terminate();
+    }
+  } finally {
+    await deadline(server.close(), 5000, "server.close()");
+  }
 }

@@ -16,7 +16,6 @@ import {
   TimeoutError,
   UsageError,
   connect,
-  type ConnectOptions,
   type ConnectionHandler,
   type Frame,
   type ServerOptions,
@@ -38,37 +37,7 @@ import {
   switchingResponse,
   tick,
 } from "../helpers/net.js";
-import { Accepted, rejection, startServer, type TestServer } from "../helpers/wsx.js";
-
-interface Pair {
-  client: WebSocket;
-  peer: WebSocket;
-  server: TestServer;
-}
-
-/**
- * A wsx server with `server` options, one wsx client connected to it with
- * `client` options, and the server's side of that connection. Everything is
- * torn down afterwards.
- */
-async function withPair(
-  options: { server?: ServerOptions; client?: ConnectOptions; handler?: ConnectionHandler },
-  body: (pair: Pair) => Promise<void>,
-): Promise<void> {
-  const server = await startServer("standalone", { closeTimeout: 1000, ...options.server }, options.handler);
-  try {
-    const accepted = new Accepted(server.wss);
-    const client = await connect(server.url("/"), { closeTimeout: 1000, ...options.client });
-    try {
-      const { ws: peer } = await accepted.next();
-      await body({ client, peer, server });
-    } finally {
-      client.terminate();
-    }
-  } finally {
-    await deadline(server.close(), 5000, "server.close()");
-  }
-}
+import { Accepted, rejection, startServer, withPair } from "../helpers/wsx.js";
 
 /**
  * A wsx server with `options`, a raw client that has completed the opening
@@ -905,7 +874,7 @@ describe("handshake headers, close frames with autoClose off, ping timers", () =
   });
 });
 
-test("receiveFrame() switches to frame delivery; receive() then refuses with a clear error", async () => {
+test("receiveFrame() switches to frame delivery; receive() then joins the frames of the next message; for await refuses frames", async () => {
   await withPair({}, async ({ client, peer }) => {
     const first = client.receiveFrame({ timeout: 3000 });
     await peer.sendFragmented("abcdef", { fragmentSize: 4 });
@@ -913,6 +882,13 @@ test("receiveFrame() switches to frame delivery; receive() then refuses with a c
     const b = await client.receiveFrame({ timeout: 3000 });
     assert.deepEqual([a.opcode, a.fin, a.text], [Opcode.TEXT, false, "abcd"]);
     assert.deepEqual([b.opcode, b.fin, b.text], [Opcode.CONTINUATION, true, "ef"]);
-    await assert.rejects(client.receive(), (error: Error) => error instanceof UsageError && error.code === "FRAME_DELIVERY");
+    await peer.sendFragmented(Uint8Array.of(1, 2, 3, 4, 5), { fragmentSize: 2 });
+    await peer.ping();
+    await peer.send("next");
+    const whole = await client.receive({ timeout: 3000 });
+    assert.deepEqual([whole.type, [...whole.bytes]], ["binary", [1, 2, 3, 4, 5]]);
+    assert.equal((await client.receive({ timeout: 3000 })).text, "next", "the ping frame between was passed over");
+    await peer.send("x");
+    await assert.rejects(client[Symbol.asyncIterator]().next(), (error: Error) => error instanceof UsageError && error.code === "FRAME_DELIVERY");
   });
 });
