@@ -2,10 +2,19 @@
  * Errors only the client raises: a proxy that would not open a tunnel, and
  * a connection attempt that ran out of time in a named phase.
  */
-import { TimeoutError, WebSocketError } from "../core/index.js";
+import { TimeoutError, WebSocketError, type ProxyErrorCode, type QueueErrorCode, type TimeoutErrorCode } from "../core/index.js";
 
 /** The steps of opening a connection, in order; a timeout names the one that ran out. */
 export type ConnectPhase = "DNS" | "TCP" | "PROXY" | "TLS" | "HANDSHAKE";
+
+/** The code of a timeout in each phase. */
+const PHASE_CODES = {
+  DNS: "DNS_TIMEOUT",
+  TCP: "TCP_TIMEOUT",
+  PROXY: "PROXY_TIMEOUT",
+  TLS: "TLS_TIMEOUT",
+  HANDSHAKE: "HANDSHAKE_TIMEOUT",
+} as const satisfies Record<ConnectPhase, TimeoutErrorCode>;
 
 /**
  * Opening the connection took too long. `phase` says where it stopped
@@ -13,10 +22,11 @@ export type ConnectPhase = "DNS" | "TCP" | "PROXY" | "TLS" | "HANDSHAKE";
  * `HANDSHAKE_TIMEOUT`); `limit` is the bound that ran out, in ms.
  */
 export class ConnectTimeoutError extends TimeoutError {
+  declare readonly code: (typeof PHASE_CODES)[ConnectPhase];
   readonly phase: ConnectPhase;
   readonly limit: number;
   constructor(phase: ConnectPhase, limit: number, message: string) {
-    super(`${phase}_TIMEOUT`, message);
+    super(PHASE_CODES[phase], message);
     this.phase = phase;
     this.limit = limit;
   }
@@ -31,12 +41,13 @@ export class ConnectTimeoutError extends TimeoutError {
  * reason otherwise); `proxy` is the proxy's URL without credentials.
  */
 export class ProxyError extends WebSocketError {
+  declare readonly code: ProxyErrorCode;
   readonly status: number;
   readonly statusText: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly proxy: string;
   constructor(
-    code: "PROXY_REFUSED" | "PROXY_CLOSED" | "PROXY_FAILED",
+    code: ProxyErrorCode,
     message: string,
     details: { proxy: string; status?: number; statusText?: string; headers?: Record<string, string>; cause?: unknown },
   ) {
@@ -55,7 +66,8 @@ export class ProxyError extends WebSocketError {
  * the "drop-oldest" policy).
  */
 export class QueueOverflowError extends WebSocketError {
-  constructor(code: "QUEUE_FULL" | "QUEUE_DROPPED", limit: number) {
+  declare readonly code: QueueErrorCode;
+  constructor(code: QueueErrorCode, limit: number) {
     super(
       code,
       code === "QUEUE_FULL"

@@ -52,11 +52,153 @@ export const VIOLATIONS = {
 /** Name of one rule in {@link VIOLATIONS}. */
 export type ViolationCode = keyof typeof VIOLATIONS;
 
+/**
+ * Codes of {@link HandshakeError}: the opening handshake failed (on the
+ * server, the request was refused with an HTTP status; on the client, the
+ * server's answer was not a valid 101).
+ */
+export type HandshakeErrorCode =
+  | "CONNECTION_CLOSED"
+  | "EXTENSION_NOT_OFFERED"
+  | "HANDSHAKE_TIMEOUT"
+  | "HEADERS_TOO_LARGE"
+  | "INSECURE_REDIRECT"
+  | "INTERNAL_ERROR"
+  | "INVALID_ACCEPT"
+  | "INVALID_CONNECTION"
+  | "INVALID_EXTENSION_HEADER"
+  | "INVALID_EXTENSION_RESPONSE"
+  | "INVALID_HOST"
+  | "INVALID_HTTP_VERSION"
+  | "INVALID_KEY"
+  | "INVALID_SUBPROTOCOL"
+  | "INVALID_TARGET"
+  | "INVALID_UPGRADE"
+  | "MALFORMED_HTTP"
+  | "METHOD_NOT_ALLOWED"
+  | "MISSING_HOST"
+  | "NOT_FOUND"
+  | "NOT_WEBSOCKET"
+  | "ORIGIN_NOT_ALLOWED"
+  | "PROTOCOL_NOT_OFFERED"
+  | "REJECTED"
+  | "SERVER_CLOSING"
+  | "TOO_MANY_CONNECTIONS"
+  | "TOO_MANY_HANDSHAKES"
+  | "TOO_MANY_HEADERS"
+  | "UNAUTHORIZED"
+  | "UNEXPECTED_STATUS"
+  | "UNSUPPORTED_VERSION";
+
+/** Codes of {@link TimeoutError}: which deadline passed. */
+export type TimeoutErrorCode =
+  | "DNS_TIMEOUT"
+  | "HANDSHAKE_TIMEOUT"
+  | "IDLE_TIMEOUT"
+  | "PING_TIMEOUT"
+  | "PONG_TIMEOUT"
+  | "PROXY_TIMEOUT"
+  | "RECEIVE_TIMEOUT"
+  | "TCP_TIMEOUT"
+  | "TLS_TIMEOUT";
+
+/** Codes of {@link UsageError}: what the caller passed or did that wsx cannot use. */
+export type UsageErrorCode =
+  | "ADAPTER_ATTACHED"
+  | "ADAPTER_CLOSED"
+  | "CHUNK_DELIVERY"
+  | "CLOSE_REASON_TOO_LONG"
+  | "CONTROL_TOO_LONG"
+  | "DUPLICATE_HEADER"
+  | "EXTENSION_CONFLICT"
+  | "FRAGMENTED_MESSAGE_IN_PROGRESS"
+  | "FRAME_DELIVERY"
+  | "FRAME_TOO_BIG"
+  | "HEAD_ALREADY_PARSED"
+  | "INVALID_CLOSE"
+  | "INVALID_CLOSE_CODE"
+  | "INVALID_CLOSE_REASON"
+  | "INVALID_DATA"
+  | "INVALID_DEFLATE_OPTION"
+  | "INVALID_EXTENSION"
+  | "INVALID_FRAGMENT_SIZE"
+  | "INVALID_FRAME"
+  | "INVALID_HEADER"
+  | "INVALID_HOST"
+  | "INVALID_KEY"
+  | "INVALID_LIMIT"
+  | "INVALID_LIVENESS_OPTION"
+  | "INVALID_MASK"
+  | "INVALID_OPTION"
+  | "INVALID_ORIGIN"
+  | "INVALID_PATH"
+  | "INVALID_PORT"
+  | "INVALID_PROXY"
+  | "INVALID_STATUS"
+  | "INVALID_SUBPROTOCOL"
+  | "INVALID_TOPIC"
+  | "INVALID_UPGRADE_REQUEST"
+  | "INVALID_URL"
+  | "INVALID_UTF8"
+  | "MIXED_STREAM"
+  | "NOT_ON_SERVER"
+  | "NOT_OPEN"
+  | "NOT_RUNNING"
+  | "NO_MESSAGE_TO_CONTINUE"
+  | "NO_PENDING_DECODE"
+  | "NO_SERVER"
+  | "REDIS_CLIENTS"
+  | "RESERVED_HEADER"
+  | "SERVER_CLOSED"
+  | "SINK_SET"
+  | "SOCKS_UNAVAILABLE"
+  | "UNKNOWN_OPTION"
+  | "UNSUPPORTED_OPTION"
+  | "USE_CONNECT";
+
+/**
+ * Codes raised as a plain {@link WebSocketError} (no more specific class):
+ * the connection could not be made or was abandoned, or compression is
+ * unavailable.
+ */
+export type GeneralErrorCode = "ABORTED" | "CONNECT_FAILED" | "DEFLATE_UNSUPPORTED";
+
+/** Codes of `ProxyError` (the client's proxy did not open a tunnel). */
+export type ProxyErrorCode = "PROXY_REFUSED" | "PROXY_CLOSED" | "PROXY_FAILED";
+
+/** Codes of `QueueOverflowError` (a `reconnecting()` queue was full). */
+export type QueueErrorCode = "QUEUE_FULL" | "QUEUE_DROPPED";
+
+/** Codes of `RedisAdapterError`, which the Redis adapter (`wsx/redis`) reports to its `onError`. */
+export type RedisErrorCode =
+  | "REDIS_CONNECTION"
+  | "REDIS_MALFORMED_MESSAGE"
+  | "REDIS_PUBLISH_DROPPED"
+  | "REDIS_PUBLISH_FAILED"
+  | "REDIS_SUBSCRIBE_FAILED";
+
+/**
+ * Every code a wsx error can carry: a closed set, so `switch (error.code)`
+ * is checked by the compiler and a misspelt code does not compile.
+ */
+export type ErrorCode =
+  | ViolationCode
+  | HandshakeErrorCode
+  | TimeoutErrorCode
+  | UsageErrorCode
+  | GeneralErrorCode
+  | ProxyErrorCode
+  | QueueErrorCode
+  | RedisErrorCode
+  | "CONNECTION_CLOSED"
+  | "RECEIVE_TOO_BIG"
+  | "SEND_DROPPED";
+
 /** Base class of every error wsx raises; `code` is stable and machine readable. */
 export class WebSocketError extends Error {
   /** A stable identifier such as `"UNKNOWN_OPCODE"` or `"HANDSHAKE_TIMEOUT"`. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -83,9 +225,10 @@ export class ProtocolError extends WebSocketError {
  * headers such as `Sec-WebSocket-Version: 13` for a 426.
  */
 export class HandshakeError extends WebSocketError {
+  declare readonly code: HandshakeErrorCode;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  constructor(code: string, message: string, status = 400, headers: Record<string, string> = {}) {
+  constructor(code: HandshakeErrorCode, message: string, status = 400, headers: Record<string, string> = {}) {
     super(code, message);
     this.status = status;
     this.headers = headers;
@@ -94,6 +237,7 @@ export class HandshakeError extends WebSocketError {
 
 /** An operation was attempted on a connection that is closing or closed. */
 export class ConnectionClosedError extends WebSocketError {
+  declare readonly code: "CONNECTION_CLOSED";
   /** Close code of the connection (1005 when none was given, 1006 when it dropped). */
   readonly closeCode: number;
   readonly reason: string;
@@ -106,14 +250,16 @@ export class ConnectionClosedError extends WebSocketError {
 
 /** A deadline passed: connect, handshake, receive, ping or close. */
 export class TimeoutError extends WebSocketError {
-  constructor(code: string, message: string) {
+  declare readonly code: TimeoutErrorCode;
+  constructor(code: TimeoutErrorCode, message: string) {
     super(code, message);
   }
 }
 
 /** The caller passed an argument wsx cannot use (bad URL, oversize control payload...). */
 export class UsageError extends WebSocketError {
-  constructor(code: string, message: string) {
+  declare readonly code: UsageErrorCode;
+  constructor(code: UsageErrorCode, message: string) {
     super(code, message);
   }
 }
@@ -124,6 +270,7 @@ export class UsageError extends WebSocketError {
  * of it is dropped as it arrives) and the next call reads the next message.
  */
 export class SizeLimitError extends WebSocketError {
+  declare readonly code: "RECEIVE_TOO_BIG";
   /** Bytes of the message seen when it was refused (its size, or more than `limit` so far). */
   readonly size: number;
   readonly limit: number;
@@ -139,6 +286,7 @@ export class SizeLimitError extends WebSocketError {
  * waiting than its limit allows (the "drop" backpressure policy).
  */
 export class BackpressureError extends WebSocketError {
+  declare readonly code: "SEND_DROPPED";
   /** Bytes that were waiting when the message was refused. */
   readonly buffered: number;
   constructor(buffered: number, limit: number) {

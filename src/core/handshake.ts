@@ -7,7 +7,7 @@
  */
 
 import { base64Length, encodeBase64 } from "./base64.js";
-import { HandshakeError, UsageError } from "./errors.js";
+import { HandshakeError, UsageError, type HandshakeErrorCode } from "./errors.js";
 import {
   type ExtensionOffer,
   type HttpHead,
@@ -247,7 +247,7 @@ export function verifyServerResponse(
     // The headers go along: a Location to follow, a WWW-Authenticate to answer.
     throw new HandshakeError("UNEXPECTED_STATUS", `server answered ${status}${reason} instead of 101`, status, { ...head.headers });
   }
-  const fail = (code: string, message: string): HandshakeError => new HandshakeError(code, message, status);
+  const fail = (code: HandshakeErrorCode, message: string): HandshakeError => new HandshakeError(code, message, status);
   const headers = head.headers;
   if (!hasToken(headers["upgrade"], "websocket")) {
     throw fail("INVALID_UPGRADE", "response Upgrade header does not contain websocket");
@@ -314,7 +314,7 @@ export interface UpgradeRequest {
   host: string;
 }
 
-function reject(code: string, message: string, status = 400, headers?: Record<string, string>): HandshakeError {
+function reject(code: HandshakeErrorCode, message: string, status = 400, headers?: Record<string, string>): HandshakeError {
   return new HandshakeError(code, message, status, headers);
 }
 

@@ -32,6 +32,7 @@ import {
   type Limits,
   type ProtocolError,
   type ProtocolEvent,
+  type TimeoutError,
   type Role,
 } from "../core/index.js";
 import type { BackpressureOptions } from "./backpressure.js";
@@ -82,6 +83,31 @@ export interface SendOptions {
   fin?: boolean;
 }
 
+/** A transport failure as Node reported it (`ECONNRESET`, `EPIPE`, a TLS alert...): `code` is Node's. */
+export type SocketError = NodeJS.ErrnoException;
+
+/**
+ * An error that ends a connection: the peer broke the protocol
+ * ({@link ProtocolError}, `code` one of {@link ViolationCode}), a liveness
+ * deadline passed ({@link TimeoutError} `PONG_TIMEOUT` or `IDLE_TIMEOUT`),
+ * or the socket failed ({@link SocketError}).
+ *
+ * @example
+ * ```ts
+ * import { connect, ProtocolError, type ConnectionError } from "wsx";
+ *
+ * function explain(error: ConnectionError): string {
+ *   if (error instanceof ProtocolError) return `peer broke ${error.code}, closed with ${error.closeCode}`;
+ *   if (error.code === "PONG_TIMEOUT" || error.code === "IDLE_TIMEOUT") return "peer went quiet";
+ *   return `socket failed: ${error.code ?? error.message}`;
+ * }
+ * const ws = await connect("ws://127.0.0.1:8080/");
+ * ws.on("error", (error) => console.log(explain(error)));
+ * await ws.close();
+ * ```
+ */
+export type ConnectionError = ProtocolError | TimeoutError | SocketError;
+
 /** How a connection ended. */
 export interface CloseInfo {
   /** RFC 6455 7.1.5: the peer's close code, 1005 if its frame had none, 1006 if none arrived. */
@@ -94,7 +120,7 @@ export interface CloseInfo {
    * socket error, or a {@link TimeoutError} from the liveness options
    * (`PONG_TIMEOUT`, `IDLE_TIMEOUT`).
    */
-  error?: Error;
+  error?: ConnectionError;
 }
 
 /** Options shared by client and server connections. */
@@ -169,7 +195,7 @@ export interface WebSocketEvents {
   ping: [payload: Uint8Array];
   pong: [payload: Uint8Array];
   close: [info: CloseInfo];
-  error: [error: Error];
+  error: [error: ConnectionError];
   drain: [];
   newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
@@ -257,7 +283,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Only with pingInterval or idleTimeout set: reads then also stamp it. */
   private heartbeat: Heartbeat | null = null;
   private info: CloseInfo | null = null;
-  private failure: Error | undefined;
+  private failure: ConnectionError | undefined;
   private closedPromise: Promise<CloseInfo> | null = null;
   private resolveClosed: ((info: CloseInfo) => void) | null = null;
   /** Frames that came with the handshake, not yet handed to the core. */
@@ -774,7 +800,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.writeAnswers();
   }
 
-  private fail(error: ProtocolError | Error): void {
+  private fail(error: ConnectionError): void {
     this.failure ??= error;
     if (this.sink !== null) this.sink.error(error);
     else if (this.listenerCount("error") > 0) this.emit("error", error);
@@ -1234,7 +1260,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * wait on it again. A close frame goes out if the socket takes it at once
    * (a peer that is merely slow learns why), then the socket is destroyed.
    */
-  private dropDeadPeer(error: Error): void {
+  private dropDeadPeer(error: TimeoutError): void {
     this.fail(error);
     if (this.core.close(CloseCode.INTERNAL_ERROR, "pong timeout")) this.openOutbox().flush();
     this.socket.destroy();
@@ -1262,7 +1288,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (!this.socket.writableEnded) this.socket.end();
   }
 
-  private onSocketError(error: Error): void {
+  private onSocketError(error: SocketError): void {
     if (this.failure === undefined && this.core.state !== "closed") this.fail(error);
   }
 

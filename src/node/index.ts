@@ -1,6 +1,8 @@
 export {
   WebSocket,
   type CloseInfo,
+  type ConnectionError,
+  type SocketError,
   type ConnectionOptions,
   type ConnectionSink,
   type SendData,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import { UsageError, WebSocketError } from "../core/errors.js";
+import { UsageError, WebSocketError, type RedisErrorCode } from "../core/errors.js";
 import { OptionTable, Rules } from "../core/options.js";
 import type { AdapterHub, PubSubAdapter } from "../server/adapter.js";
 import { checkEnvelope, encodeEnvelope, envelopePayload, isBinaryEnvelope, isFromNode, NODE_ID_LENGTH } from "./envelope.js";
@@ -13,6 +13,14 @@ import { OrderedPublisher } from "./publisher.js";
 import { ChannelSubscriptions } from "./subscriptions.js";
 
 /** Options of {@link redisAdapter}. */
+/** What the adapter reports to `onError`: a {@link WebSocketError} whose `code` is one of {@link RedisErrorCode}. */
+export class RedisAdapterError extends WebSocketError {
+  declare readonly code: RedisErrorCode;
+  constructor(code: RedisErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 export interface RedisAdapterOptions {
   /**
    * Where Redis is, e.g. `"redis://127.0.0.1:6379/0"`. The adapter opens two
@@ -43,7 +51,7 @@ export interface RedisAdapterOptions {
   maxQueuedBytes?: number;
   /**
    * Told about what the adapter cannot fix and carries on past, as
-   * {@link WebSocketError}s (with the cause attached):
+   * {@link RedisAdapterError}s (with the cause attached):
    * - `REDIS_MALFORMED_MESSAGE`: something on one of its channels that is not a wsx envelope (ignored);
    * - `REDIS_PUBLISH_FAILED`: Redis refused a publish;
    * - `REDIS_PUBLISH_DROPPED`: publishes are being dropped, the queue being full while disconnected (once per outage);
@@ -52,7 +60,7 @@ export interface RedisAdapterOptions {
    *
    * Default: ignore them (they are still counted in `stats`).
    */
-  onError?: (error: WebSocketError) => void;
+  onError?: (error: RedisAdapterError) => void;
 }
 
 /** Counters of one adapter, for monitoring. */
@@ -227,7 +235,7 @@ export class RedisPubSubAdapter implements RedisAdapter {
     const problem = checkEnvelope(envelope);
     if (problem !== null) {
       this.stats.malformed++;
-      this.report(new WebSocketError("REDIS_MALFORMED_MESSAGE", `ignored a malformed message on channel "${name}": ${problem}`));
+      this.report(new RedisAdapterError("REDIS_MALFORMED_MESSAGE", `ignored a malformed message on channel "${name}": ${problem}`));
       return;
     }
     if (isFromNode(envelope, this.id)) {
@@ -248,12 +256,12 @@ export class RedisPubSubAdapter implements RedisAdapter {
 
   private readonly onPublishFailure = (error: unknown): void => {
     this.stats.publishFailures++;
-    this.report(new WebSocketError("REDIS_PUBLISH_FAILED", `Redis did not take a publish: ${describe(error)}`, { cause: error }));
+    this.report(new RedisAdapterError("REDIS_PUBLISH_FAILED", `Redis did not take a publish: ${describe(error)}`, { cause: error }));
   };
 
   private readonly onDropping = (queuedBytes: number): void => {
     this.report(
-      new WebSocketError(
+      new RedisAdapterError(
         "REDIS_PUBLISH_DROPPED",
         `the Redis publishing connection is not ready and ${queuedBytes} bytes already wait (maxQueuedBytes): dropping publishes until it is`,
       ),
@@ -261,14 +269,14 @@ export class RedisPubSubAdapter implements RedisAdapter {
   };
 
   private readonly onSubscribeFailure = (error: unknown): void => {
-    this.report(new WebSocketError("REDIS_SUBSCRIBE_FAILED", `Redis did not take a (un)subscribe: ${describe(error)}`, { cause: error }));
+    this.report(new RedisAdapterError("REDIS_SUBSCRIBE_FAILED", `Redis did not take a (un)subscribe: ${describe(error)}`, { cause: error }));
   };
 
   private readonly onConnectionError = (error: unknown): void => {
-    this.report(new WebSocketError("REDIS_CONNECTION", `Redis connection error: ${describe(error)}`, { cause: error }));
+    this.report(new RedisAdapterError("REDIS_CONNECTION", `Redis connection error: ${describe(error)}`, { cause: error }));
   };
 
-  private report(error: WebSocketError): void {
+  private report(error: RedisAdapterError): void {
     const onError = this.options.onError;
     if (onError === undefined) return;
     try {

@@ -5,7 +5,7 @@
  */
 import { RedisPubSubAdapter, type RedisAdapter, type RedisAdapterOptions } from "./adapter.js";
 
-export type { RedisAdapter, RedisAdapterOptions, RedisAdapterStats } from "./adapter.js";
+export { RedisAdapterError, type RedisAdapter, type RedisAdapterOptions, type RedisAdapterStats } from "./adapter.js";
 export type { AdapterHub, PubSubAdapter } from "../server/adapter.js";
 
 /**

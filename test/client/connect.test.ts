@@ -35,6 +35,7 @@ import {
   type RawRequest,
   type RawServer,
 } from "../helpers/net.js";
+import { notPossibleHere } from "../helpers/skip.js";
 import { Accepted, fixtures, rejection, startServer, type TestServer } from "../helpers/wsx.js";
 
 const basic = (pair: string): string => `Basic ${Buffer.from(pair, "utf8").toString("base64")}`;
@@ -355,7 +356,7 @@ describe("connect(): default ports", () => {
     try {
       return await serve({ port, host: LOOPBACK, ...(secure ? { tls: fixtures } : {}) });
     } catch (error) {
-      return `cannot listen on ${LOOPBACK}:${port} (${(error as NodeJS.ErrnoException).code})`;
+      return notPossibleHere(`cannot listen on ${LOOPBACK}:${port} (${(error as NodeJS.ErrnoException).code})`);
     }
   }
 
@@ -392,7 +393,7 @@ describe("connect(): default ports", () => {
 
 describe("connect() over IPv6", () => {
   test("an IPv6 literal connects to ::1 and is bracketed in Host", async (t) => {
-    if (!(await ipv6Available())) return t.skip("::1 is not available on this machine");
+    if (!(await ipv6Available())) return t.skip(notPossibleHere("::1 is not available"));
     const wss = await serve({ port: 0, host: "::1" });
     try {
       const seen = new Accepted(wss);
