@@ -31,6 +31,7 @@ export {
   type FrameType,
   type GeneralErrorCode,
   type HandshakeErrorCode,
+  type HttpHead,
   type ProxyErrorCode,
   type QueueErrorCode,
   type RedisErrorCode,

@@ -22,7 +22,7 @@ export interface Scenario {
 
 export interface ServerDef {
   name: string;
-  library: "wsx" | "ws" | "bun" | "net";
+  library: "wsx" | "wsx/ws" | "ws" | "bun" | "net";
   /** A reference point rather than a contender: it runs only in the scenarios that ask for it. */
   reference?: boolean;
   command: string;
@@ -52,6 +52,8 @@ interface ServerEntry {
 const SERVERS: ServerEntry[] = [
   { name: "wsx", library: "wsx", script: "wsx.js", args: ["listener"] },
   { name: "wsx-iter", library: "wsx", script: "wsx.js", args: ["iter"] },
+  // ws's own server program on wsx/ws: what code written for ws gets by changing its import.
+  { name: "wsx-ws", library: "wsx/ws", script: "ws.js", args: ["--wsx"] },
   { name: "ws", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: "1" } },
   { name: "ws-bufferutil", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: undefined } },
   // What node:net itself costs (see servers/floor.ts): idle and broadcast ask for it.

@@ -61,6 +61,8 @@ export const SERVER_PAIRS: Pair[] = [
   { a: "wsx-iter", b: "ws" },
   { a: "wsx", b: "ws-bufferutil" },
   { a: "wsx", b: "bun" },
+  { a: "wsx-ws", b: "ws" },
+  { a: "wsx-ws", b: "wsx" },
 ];
 
 /** SERVER_PAIRS with `targets` on the pair a/b. */

@@ -17,6 +17,7 @@ export const SCENARIO_NAMES = [
   "compressed",
   "compression-memory",
   "zlib-cost",
+  "socketio",
 ] as const;
 
 /** Load the named scenario modules. */

@@ -13,14 +13,24 @@
  * counts the zlib contexts ws's connections hold (from ws internals).
  * `--unix PATH` also accepts connections on that Unix socket (a node:http
  * server handing its upgrades to `wss.handleUpgrade`).
+ *
+ * `--wsx` runs this same program on `wsx/ws` instead of `ws` (the `wsx-ws`
+ * row): the import is the only change, which is what the facade promises;
+ * the `zlib` command then reports wsx's live zlib contexts.
  */
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
+import type * as wsPackage from "ws";
+import type { PerMessageDeflateOptions } from "ws";
 import { emit, serveCommands } from "../lib/control.js";
 import { startFlood, type FloodCommand, type FloodProgress } from "../lib/flood.js";
 
 const args = process.argv.slice(2);
+const facade = args.includes("--wsx");
+// wsx/ws has ws's API; its types differ only in what ws leaves loose, so it is used through ws's.
+// Only the library under test is loaded (its memory is in the RSS column).
+const { WebSocket, WebSocketServer } = facade ? ((await import("../../src/ws/index.js")) as unknown as typeof wsPackage) : await import("ws");
+const wsxDeflate = facade ? await import("../../src/deflate/index.js") : null;
 const deflateAt = args.indexOf("--deflate");
 const perMessageDeflate: boolean | PerMessageDeflateOptions =
   deflateAt < 0 ? false : (JSON.parse(args[deflateAt + 1] ?? "true") as boolean | PerMessageDeflateOptions);
@@ -58,7 +68,7 @@ let flood: FloodProgress | null = null;
 
 /** Whether ws runs with the native bufferutil (it skips it when WS_NO_BUFFER_UTIL is set). */
 function nativeBufferUtil(): boolean {
-  if (process.env["WS_NO_BUFFER_UTIL"]) return false;
+  if (facade || process.env["WS_NO_BUFFER_UTIL"]) return false;
   try {
     const require = createRequire(import.meta.url);
     return require("bufferutil") !== require("bufferutil/fallback");
@@ -75,9 +85,10 @@ interface WsDeflateInternals {
 
 /** zlib contexts held by ws's connections: each creates them on first use, like wsx. */
 function zlibContexts(): number {
+  if (wsxDeflate !== null) return wsxDeflate.liveZlibContexts();
   let contexts = 0;
   for (const ws of wss.clients) {
-    const extensions = (ws as WebSocket & { _extensions?: Record<string, WsDeflateInternals | undefined> })._extensions;
+    const extensions = (ws as wsPackage.WebSocket & { _extensions?: Record<string, WsDeflateInternals | undefined> })._extensions;
     const deflate = extensions?.["permessage-deflate"];
     if (deflate === undefined) continue;
     if (deflate._inflate) contexts++;
@@ -96,7 +107,7 @@ wss.once("listening", async () => {
     await new Promise<void>((resolve) => http.listen(unix, resolve));
   }
   serveCommands((command) => {
-    if (command.cmd === "info") return { library: "ws", bufferutil: nativeBufferUtil(), perMessageDeflate, clients: wss.clients.size };
+    if (command.cmd === "info") return { library: facade ? "wsx/ws" : "ws", bufferutil: nativeBufferUtil(), perMessageDeflate, clients: wss.clients.size };
     if (command.cmd === "zlib") return { contexts: zlibContexts(), clients: wss.clients.size };
     if (command.cmd === "flood") {
       flood = startFlood(command as unknown as FloodCommand, broadcast);

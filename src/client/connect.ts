@@ -58,6 +58,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         const location = redirectLocation(error);
         if (location === null || redirects >= maxRedirects) throw error;
         target = redirectTarget(target, location, options);
+        options.onRedirect?.(target.url);
       }
     }
   } finally {
@@ -167,6 +168,8 @@ async function attempt(target: Target, options: ConnectOptions, sameOrigin: bool
     const socket = options.stream !== undefined ? (options.stream as Socket) : await dial.open(target, proxyFor(target, options.proxy), options, limits);
     clock.enter("HANDSHAKE", where);
     const { head, rest } = await dial.race(exchangeHandshake(socket, request, limits, where));
+    options.onResponse?.(head);
+    if (options.signal?.aborted === true) throw new WebSocketError("ABORTED", "the connection attempt was aborted", { cause: options.signal.reason });
     if (options.cookieJar !== undefined) await dial.race(storeCookies(options.cookieJar, httpUrl(target), head.rawHeaders));
     // A redirect fails here too; its error carries the Location that connect() follows.
     const accepted = verifyServerResponse(head, key, { protocols, extensions: offers, accept: nativeAccept(key) });

@@ -4,7 +4,7 @@
  */
 import type { LookupFunction } from "node:net";
 import type { Duplex } from "node:stream";
-import { OptionTable, Rules, UsageError, checkOptions, describeValue, parseProtocolList, type HeaderInput, type OptionRules } from "../core/index.js";
+import { OptionTable, Rules, UsageError, checkOptions, describeValue, parseProtocolList, type HeaderInput, type HttpHead, type OptionRules } from "../core/index.js";
 import { isDuplex, type ConnectionOptions } from "../node/connection.js";
 import { extensionFactories, type CompressionOption } from "../node/extensions.js";
 import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
@@ -67,6 +67,14 @@ export interface ConnectOptions extends ConnectionOptions {
    * added, a redirect is not followed, and a failed handshake destroys it.
    */
   stream?: Duplex;
+  /**
+   * Called with the head of each HTTP response the handshake gets (a
+   * redirect, a refusal, the 101), before it is acted on. For diagnostics and
+   * facades: `wsx/ws` gives it to `ws`'s `upgrade` and `unexpected-response` events.
+   */
+  onResponse?: (response: HttpHead) => void;
+  /** Called with the URL a redirect leads to, just before it is followed (see `redirect`). */
+  onRedirect?: (url: URL) => void;
 }
 
 /** What each option of {@link connect} accepts (see `OptionTable`); nested ones are checked by their own modules. */
@@ -90,6 +98,8 @@ export const CONNECT_OPTION_RULES: OptionRules<ConnectOptions> = {
   localAddress: Rules.string,
   lookup: Rules.function,
   compression: Rules.either(Rules.boolean, Rules.object),
+  onResponse: Rules.function,
+  onRedirect: Rules.function,
   stream: Rules.object,
 };
 

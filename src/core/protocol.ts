@@ -778,6 +778,11 @@ export class Protocol implements FrameSink {
     }
   }
 
+  /** A fragmented message is being sent (its last frame, with fin, has not been queued): data frames must continue it. */
+  get sendingFragments(): boolean {
+    return this.sendingFragmented;
+  }
+
   /**
    * A key shared by every protocol that would encode a given message to the
    * same bytes (server role, extensions without per-message state), or null

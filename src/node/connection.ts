@@ -4,6 +4,7 @@
  * the core's. What arrives waits in an {@link Inbox}; what is sent leaves
  * through an {@link Outbox}, one socket write per turn of the event loop.
  */
+import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -19,6 +20,7 @@ import {
   Protocol,
   Rules,
   UsageError,
+  Utf8Validator,
   checkFragmentSize,
   checkOptions,
   describeValue,
@@ -70,6 +72,15 @@ export interface SendOptions {
   type?: "text" | "binary";
   /** With compression negotiated: false sends this message uncompressed (default: compress above the threshold). */
   compress?: boolean;
+  /**
+   * false: this send is one fragment of a message, which later sends
+   * continue (whatever their `type`) until one is sent with `fin` true or
+   * unset, which ends it (RFC 6455 section 5.4). Fragments go out as they
+   * are: uncompressed, one frame each, and no other message can be sent
+   * until the last one. Text given as bytes is checked to be UTF-8 across
+   * the fragments.
+   */
+  fin?: boolean;
 }
 
 /** A transport failure as Node reported it (`ECONNRESET`, `EPIPE`, a TLS alert...): `code` is Node's. */
@@ -198,6 +209,24 @@ export interface WebSocketEvents {
   newListener: [event: string | symbol, listener: (...args: never[]) => void];
 }
 
+/**
+ * Takes a connection's events synchronously, as each read is parsed, in
+ * place of the receive queue and the EventEmitter events (see
+ * {@link WebSocket.setSink}): the seam for a facade that gives them
+ * another shape, such as `wsx/ws`.
+ */
+export interface ConnectionSink {
+  /** A whole message; its bytes are the sink's to keep. */
+  message(message: Message): void;
+  /** A ping (already answered when autoPong is on). */
+  ping(payload: Uint8Array): void;
+  pong(payload: Uint8Array): void;
+  /** The peer broke the protocol, the socket failed or a liveness deadline passed; `close` follows. */
+  error(error: Error): void;
+  /** The connection is closed; nothing follows. */
+  close(info: CloseInfo): void;
+}
+
 /** @internal What a server provides to the connections it accepted. */
 export interface ConnectionOwner {
   readonly topics: Topics;
@@ -268,6 +297,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private resolveClosed: ((info: CloseInfo) => void) | null = null;
   /** Frames that came with the handshake, not yet handed to the core. */
   private head: Uint8Array | null = null;
+  /** Where events go instead of the inbox and the EventEmitter, once set. */
+  private sink: ConnectionSink | null = null;
+  /** Text given as bytes for a fragmented message being sent, checked across its fragments. */
+  private fragmentText: Utf8Validator | null = null;
 
   /** @internal Created by `connect()` and the server, not by users. */
   constructor(socket: Socket, role: Role, handshake: HandshakeInfo, options: ConnectionOptions = {}) {
@@ -415,6 +448,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.info !== null) return "closed";
     const state = this.core.state;
     return state === "closed" ? "closing" : state;
+  }
+
+  /**
+   * The peer broke the protocol and the close frame answering it is not
+   * written yet: messages that came before the bad frame are being
+   * delivered, and sends made until the end of this turn still go out
+   * before the close. `readyState` is already "closing"; a facade whose
+   * API says "open" until the error (as `ws` does) reads this.
+   */
+  get failing(): boolean {
+    return this.info === null && this.core.failing;
   }
 
   /** Largest frame accepted from the peer; `send` fragments larger messages to this size. */
@@ -610,6 +654,45 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core.deliver = mode;
   }
 
+  /**
+   * Hand every event to `sink`, synchronously and in order, instead of to
+   * `receive()`, iteration and the EventEmitter events: messages as they are
+   * parsed, pings, pongs, errors and the close. For facades that re-shape
+   * events (`wsx/ws` gives them `ws`'s arguments) without a listener per
+   * event or a queue in between. Messages already queued are handed over
+   * at once. Set it once, right after the connection is made.
+   */
+  setSink(sink: ConnectionSink): void {
+    if (this.sink !== null) throw new UsageError("SINK_SET", "the connection already has a sink");
+    if (this.core.deliver !== "messages") throw new UsageError("FRAME_DELIVERY", "a sink takes whole messages, not frames");
+    this.sink = sink;
+    const inbox = this.inbox;
+    if (inbox !== null) for (let item = inbox.take(); item !== undefined; item = inbox.take()) sink.message(item as Message);
+  }
+
+  /**
+   * Stop reading from the socket until {@link resume}: TCP then pushes back
+   * on the peer. Events from bytes already read still arrive.
+   */
+  pause(): void {
+    if (this.info === null) this.openInbox().pauseReading();
+  }
+
+  /** Read from the socket again after {@link pause}. */
+  resume(): void {
+    this.inbox?.resumeReading();
+  }
+
+  /** A message sent in fragments (`fin: false`) is unfinished: the next send continues it. */
+  get sendingFragments(): boolean {
+    return this.core.sendingFragments;
+  }
+
+  /** Whether reading is paused by {@link pause}. */
+  get isPaused(): boolean {
+    return this.inbox?.pausedByApplication === true;
+  }
+
   private onData(chunk: Uint8Array): void {
     this.counters.bytesIn += chunk.length;
     if (this.head !== null) {
@@ -665,7 +748,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case "text":
         case "binary":
           this.counters.messagesIn++;
-          this.openInbox().deliver(event);
+          if (this.sink !== null) this.sink.message(event);
+          else this.openInbox().deliver(event);
           break;
         case "frame":
           if (event.frame.fin) this.counters.messagesIn++;
@@ -676,12 +760,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           this.openInbox().deliver(event);
           break;
         case "ping":
-          this.emit("ping", event.payload);
+          if (this.sink !== null) this.sink.ping(event.payload);
+          else this.emit("ping", event.payload);
           if (framesMode) this.openInbox().deliver(new Frame("ping", Opcode.PING, true, event.payload));
           break;
         case "pong":
           this.pings?.answer(event.payload);
-          this.emit("pong", event.payload);
+          if (this.sink !== null) this.sink.pong(event.payload);
+          else this.emit("pong", event.payload);
           if (framesMode) this.openInbox().deliver(new Frame("pong", Opcode.PONG, true, event.payload));
           break;
         case "close":
@@ -728,7 +814,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private fail(error: ConnectionError): void {
     this.failure ??= error;
-    if (this.listenerCount("error") > 0) this.emit("error", error);
+    if (this.sink !== null) this.sink.error(error);
+    else if (this.listenerCount("error") > 0) this.emit("error", error);
   }
 
   // ---- sending ----
@@ -757,7 +844,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (isBlob(data)) return this.sendBlob(data, options);
       return rejected(invalidData("send()", SENDABLE, data));
     }
-    if (this.extensions !== "" && this.encodesOffLoop(data, options?.compress)) {
+    if (this.extensions !== "" && options?.fin !== false && !this.core.sendingFragments && this.encodesOffLoop(data, options?.compress)) {
       return this.sendOffLoop(data, { type: options?.type, compress: options?.compress });
     }
     if (this.sendOrder?.busy) return this.sendOrder.after(() => this.sendInTurn(data, options));
@@ -780,12 +867,44 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private sendNow(data: SendData, options: SendOptions | undefined): Promise<void> {
     try {
-      queueMessage(this.core, data, options, this.extensions !== "");
-      this.counters.messagesOut++;
+      if (options?.fin === false || this.core.sendingFragments) {
+        if (this.queueFragment(data, options)) this.counters.messagesOut++;
+      } else {
+        queueMessage(this.core, data, options, this.extensions !== "");
+        this.counters.messagesOut++;
+      }
       return this.openOutbox().schedule();
     } catch (error) {
       return rejected(error as Error);
     }
+  }
+
+  /**
+   * One fragment of a message (see {@link SendOptions.fin}); the first gives
+   * the message its type. Returns whether it ended the message.
+   */
+  private queueFragment(data: SendData, options: SendOptions | undefined): boolean {
+    const core = this.core;
+    const fin = options?.fin !== false;
+    let opcode: number = Opcode.CONTINUATION;
+    if (!core.sendingFragments) {
+      const type = options?.type ?? (data instanceof Message ? data.type : typeof data === "string" ? "text" : "binary");
+      opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+      // Strings always encode to whole characters; bytes sent as text are checked across fragments.
+      this.fragmentText = type === "text" ? new Utf8Validator(isUtf8) : null;
+    }
+    let payload: string | Uint8Array = data instanceof Message ? data.bytes : typeof data === "string" ? data : toBytes(data);
+    const text = this.fragmentText;
+    if (text !== null) {
+      const bytes = encode(payload);
+      if (!text.push(bytes) || (fin && !text.finish())) {
+        throw new UsageError("INVALID_UTF8", "the fragments of a text message are not valid UTF-8");
+      }
+      payload = bytes;
+    }
+    core.sendFrame(opcode, payload, fin);
+    if (fin) this.fragmentText = null;
+    return fin;
   }
 
   /**
@@ -1109,8 +1228,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.closed;
   }
 
-  /** Destroy the connection at once, without a close handshake (code 1006). */
+  /**
+   * Destroy the connection at once, without a close handshake (code 1006).
+   * What was sent before is handed to the socket first, as far as it takes
+   * it without waiting.
+   */
   terminate(): void {
+    if (this.info === null && this.core.outputBytes > 0 && this.outbox !== null) this.outbox.flush();
     this.socket.destroy();
   }
 
@@ -1128,7 +1252,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return new Heartbeat(
       {
         isOpen: () => this.core.state === "open" && !this.socket.destroyed,
-        isReadingPaused: () => this.inbox?.readingPaused ?? false,
+        isReadingPaused: () => this.inbox !== null && (this.inbox.readingPaused || this.inbox.pausedByApplication),
         sendPing: () => {
           this.core.ping();
           this.openOutbox().flush();
@@ -1208,7 +1332,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     this.resolveClosed?.(info);
     this.owner?.connectionClosed(this, info);
-    this.emit("close", info);
+    if (this.sink !== null) this.sink.close(info);
+    else this.emit("close", info);
   }
 }
 

@@ -24,6 +24,8 @@ export class Inbox {
   private paused = false;
   /** A received message is being decoded off the loop: reading waits for it. */
   private held = false;
+  /** The application paused reading (`WebSocket.pause`). */
+  private stopped = false;
   private closed = false;
   /** Whether a new message or frame listener is watched for: set once something was queued. */
   private watching = false;
@@ -48,6 +50,34 @@ export class Inbox {
   /** Reading is paused because received items wait unread. */
   get readingPaused(): boolean {
     return this.paused;
+  }
+
+  /** Reading is paused by the application. */
+  get pausedByApplication(): boolean {
+    return this.stopped;
+  }
+
+  /** The application pauses reading: the socket stays paused until {@link resumeReading}. */
+  pauseReading(): void {
+    this.stopped = true;
+    this.socket.pause();
+  }
+
+  /** The application reads again, unless a full queue or a decode still holds the socket. */
+  resumeReading(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.readAgain();
+  }
+
+  /** The oldest queued item, taken without waiting (for a sink that replaces the queue). */
+  take(): Item | undefined {
+    return this.shift();
+  }
+
+  /** Resume the socket if nothing holds it paused. */
+  private readAgain(): void {
+    if (!this.paused && !this.held && !this.stopped && !this.closed) this.socket.resume();
   }
 
   /** Nothing more will arrive: closed, or a close frame was received. */
@@ -225,7 +255,7 @@ export class Inbox {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.closed && !this.held) this.socket.resume();
+    this.readAgain();
   }
 
   /** Stop reading while a received message is decoded off the loop: what follows waits in the socket. */
@@ -238,7 +268,7 @@ export class Inbox {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    if (!this.paused && !this.closed) this.socket.resume();
+    this.readAgain();
   }
 
   /** Nothing follows the peer's close frame: readers waiting for more end now. */

@@ -4,6 +4,7 @@ export {
   type ConnectionError,
   type SocketError,
   type ConnectionOptions,
+  type ConnectionSink,
   type SendData,
   type SendOptions,
   type StreamConnectionOptions,

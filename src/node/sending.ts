@@ -38,6 +38,7 @@ export function toBytes(data: unknown, where = "send()", expected = WHOLE_MESSAG
 export const SEND_OPTIONS = new OptionTable<SendOptions & { fragmentSize?: number }>({
   type: Rules.oneOf("text", "binary"),
   compress: Rules.boolean,
+  fin: Rules.boolean,
   fragmentSize: null,
 });
 

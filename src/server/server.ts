@@ -52,6 +52,25 @@ export interface ServerRequest extends UpgradeRequest {
   secure: boolean;
   /** Free space for hooks to pass data on to the handler (e.g. the authenticated user). */
   locals: Record<string, unknown>;
+  /** The node:http request, when the upgrade came through {@link WebSocketServer.handleUpgrade}; null standalone. */
+  incoming: IncomingMessage | null;
+}
+
+/**
+ * Per-upgrade callbacks of {@link WebSocketServer.handleUpgrade}, for code
+ * that needs one upgrade's outcome rather than the server's events (the
+ * `wsx/ws` facade answers `ws`'s `handleUpgrade(request, socket, head, callback)`
+ * with them).
+ */
+export interface UpgradeCallbacks {
+  /** The connection is open: called instead of the "connection" event and the server's handler. */
+  accepted(ws: WebSocket, request: ServerRequest): void;
+  /**
+   * The 101 response as its lines (the status line first, no blank line at
+   * the end), just before it is written: they may be changed, added or
+   * removed. The WebSocket headers must stay valid, or the client will fail.
+   */
+  response?(lines: string[], request: ServerRequest): void;
 }
 
 /** A refusal from {@link ServerOptions.authenticate}. */
@@ -214,6 +233,7 @@ class Request implements ServerRequest {
     upgrade: UpgradeRequest,
     private readonly socket: Socket,
     readonly secure: boolean,
+    readonly incoming: IncomingMessage | null,
   ) {
     this.method = upgrade.method;
     this.target = upgrade.target;
@@ -360,9 +380,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
 
   /**
    * Take over an upgrade request of an existing node:http(s) server:
-   * `httpServer.on("upgrade", wss.handleUpgrade)`.
+   * `httpServer.on("upgrade", wss.handleUpgrade)`. With `callbacks`, this
+   * upgrade's connection goes to `callbacks.accepted` instead of the
+   * "connection" event and the handler (see {@link UpgradeCallbacks}).
    */
-  readonly handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  readonly handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, callbacks?: UpgradeCallbacks): void => {
     const raw = socket as Socket;
     raw.setTimeout?.(0);
     raw.on("error", destroySocket);
@@ -393,7 +415,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       headers,
       rawHeaders,
     };
-    this.accept(httpHead, raw, head, this.handshakes.begin(raw, secure));
+    this.accept(httpHead, raw, head, this.handshakes.begin(raw, secure), request, callbacks);
   };
 
   /**
@@ -473,14 +495,21 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
    * The accept pipeline shared by both modes. Synchronous unless
    * `authenticate` returns a promise, so the common case costs no promise.
    */
-  private accept(head: HttpHead, socket: Socket, rest: Uint8Array, pending: PendingHandshake): void {
+  private accept(
+    head: HttpHead,
+    socket: Socket,
+    rest: Uint8Array,
+    pending: PendingHandshake,
+    incoming: IncomingMessage | null = null,
+    callbacks?: UpgradeCallbacks,
+  ): void {
     let request: ServerRequest;
     let verdict: AuthResult | Promise<AuthResult> = true;
     try {
       if (this.closing) throw new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
       const upgrade = parseUpgradeRequest(head);
       if (!this.pathAllowed(upgrade.path)) throw new HandshakeError("NOT_FOUND", `no WebSocket endpoint at ${upgrade.path}`, 404);
-      request = new Request(upgrade, socket, pending.secure);
+      request = new Request(upgrade, socket, pending.secure, incoming);
       const originAllowed = this.admission.originAllowed;
       if (originAllowed !== null && !originAllowed(request.origin, request)) throw originRefused(request.origin);
       // Checked again before the 101: this only spares authenticate when the server is already full.
@@ -493,15 +522,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     if (verdict instanceof Promise) {
       socket.pause(); // hold reads (early frames) until the verdict
       verdict.then(
-        (result) => this.afterAuthentication(socket, pending, request, result, rest),
+        (result) => this.afterAuthentication(socket, pending, request, result, rest, callbacks),
         (error: unknown) => this.failHandshake(socket, pending, error),
       );
     } else {
-      this.afterAuthentication(socket, pending, request, verdict, rest);
+      this.afterAuthentication(socket, pending, request, verdict, rest, callbacks);
     }
   }
 
-  private afterAuthentication(socket: Socket, handshake: PendingHandshake, request: ServerRequest, verdict: AuthResult, rest: Uint8Array): void {
+  private afterAuthentication(
+    socket: Socket,
+    handshake: PendingHandshake,
+    request: ServerRequest,
+    verdict: AuthResult,
+    rest: Uint8Array,
+    callbacks: UpgradeCallbacks | undefined,
+  ): void {
     if (handshake.over) return; // timed out or refused by close() while authenticate ran
     if (verdict === false) {
       return this.failHandshake(socket, handshake, new HandshakeError("UNAUTHORIZED", "authentication failed", 401));
@@ -520,6 +556,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       agreed = negotiateExtensions(this.extensionFactories, request.extensions);
       const extra = typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
       response = formatAcceptResponse({ key: request.key, accept: nativeAccept(request.key), protocol, extensions: agreed.responses, headers: extra });
+      if (callbacks?.response !== undefined) {
+        const lines = response.slice(0, -4).split("\r\n");
+        callbacks.response(lines, request);
+        response = `${lines.join("\r\n")}\r\n\r\n`;
+      }
     } catch (error) {
       return this.failHandshake(socket, handshake, error);
     }
@@ -529,15 +570,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     const ws = new WebSocket(socket, "server", { protocol, extensions: formatExtensions(agreed.responses), negotiated: agreed.extensions, head: rest }, this.options);
     socket.removeListener("error", destroySocket); // the connection handles errors now
     if (socket.isPaused()) socket.resume();
-    this.adopt(ws, request);
+    this.adopt(ws, request, callbacks);
   }
 
-  /** Track an accepted connection and run the application's handler on it. */
-  private adopt(ws: WebSocket, request: ServerRequest): void {
+  /** Track an accepted connection and run the application's handler on it (or the upgrade's own callback). */
+  private adopt(ws: WebSocket, request: ServerRequest, callbacks: UpgradeCallbacks | undefined): void {
     this.clients.add(ws);
     ws.owner = this;
     this.acceptedCount++;
     this.logger?.debug?.({ remoteAddress: request.remoteAddress, path: request.path, protocol: ws.protocol }, "websocket connection accepted");
+    if (callbacks !== undefined) {
+      try {
+        callbacks.accepted(ws, request);
+      } catch (error) {
+        this.onHandlerError(ws, error);
+      }
+      return;
+    }
     this.emit("connection", ws, request);
     if (this.handler === undefined) return;
     try {

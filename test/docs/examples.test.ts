@@ -1,7 +1,7 @@
 /**
  * Every `@example` in the public API's TSDoc, and every block of README.md
- * or docs/*.md marked `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core" and
- * "wsx/web" point at the build, fixed ports become ephemeral ones
+ * or docs/*.md marked `<!-- runnable -->`, runs as a program: imports of "wsx", "wsx/core",
+ * "wsx/web" and "wsx/ws" point at the build, fixed ports become ephemeral ones
  * (a local echo server stands in for "the server" the examples talk to),
  * and the program must finish without throwing.
  */
@@ -19,6 +19,7 @@ import { serve, type WebSocketServer } from "../../src/index.js";
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const distIndex = pathToFileURL(join(root, "dist/src/index.js")).href;
 const distCore = pathToFileURL(join(root, "dist/src/core/index.js")).href;
+const distWs = pathToFileURL(join(root, "dist/src/ws/index.js")).href;
 const distWeb = pathToFileURL(join(root, "dist/src/web/index.js")).href;
 
 function sourceFiles(dir: string): string[] {
@@ -88,11 +89,13 @@ describe("TSDoc examples run", () => {
       const usesNode = /\b(connect|serve|WebSocketServer)\b/.test(example.code);
       let code = example.code
         .replace(/from "wsx\/core"/g, `from "${distCore}"`)
+        .replace(/from "wsx\/ws"/g, `from "${distWs}"`)
         .replace(/from "wsx\/web"/g, `from "${distWeb}"`)
         .replace(/from "wsx"/g, `from "${distIndex}"`)
         .replace(/127\.0\.0\.1:\d+/g, `127.0.0.1:${echo.port}`)
         .replace(/port: \d+/g, "port: 0");
-      if (usesNode && !code.includes(distIndex)) code = `import { connect, serve, WebSocketServer } from "${distIndex}";\n${code}`;
+      // wsx/ws examples import their own WebSocketServer.
+      if (usesNode && !code.includes(distIndex) && !code.includes(distWs)) code = `import { connect, serve, WebSocketServer } from "${distIndex}";\n${code}`;
       const js = ts.transpileModule(`${code}\nprocess.exit(0);\n`, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
       }).outputText;
