@@ -220,6 +220,7 @@ export interface ConnectionSink {
   message(message: Message): void;
   /** A ping (already answered when autoPong is on). */
   ping(payload: Uint8Array): void;
+  /** A pong arrived (an answer to a ping, or unsolicited). */
   pong(payload: Uint8Array): void;
   /** The peer broke the protocol, the socket failed or a liveness deadline passed; `close` follows. */
   error(error: Error): void;

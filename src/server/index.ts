@@ -7,6 +7,7 @@ export {
   type Rejection,
   type ServerOptions,
   type ServerRequest,
+  type UpgradeCallbacks,
   type WebSocketServerEvents,
 } from "./server.js";
 export { type PublishOptions } from "./server.js";

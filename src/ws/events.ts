@@ -45,7 +45,12 @@ export class ErrorEvent extends Event {
 }
 
 /** A listener function or an object with `handleEvent`, as in the DOM. */
-export type EventListenerLike<E> = ((event: E) => void) | { handleEvent(event: E): void };
+export type EventListenerLike<E> =
+  | ((event: E) => void)
+  | {
+      /** Called with the event, `this` being the listener object. */
+      handleEvent(event: E): void;
+    };
 
 /** What the wrappers need from the WebSocket they are attached to. */
 interface Host extends EventEmitter {

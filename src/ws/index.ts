@@ -4,6 +4,8 @@
  * aliasing `ws` to this entry point; the few deliberate differences are in
  * docs/ws-migration.md.
  *
+ * @module wsx/ws
+ *
  * @example
  * ```ts
  * import WebSocket, { WebSocketServer } from "wsx/ws";
@@ -24,6 +26,7 @@ export { WebSocket, HandshakeRequest, type BinaryType, type Data, type RawData, 
 export {
   WebSocketServer,
   type ServerOptions,
+  type UpgradeCallback,
   type VerifyClientCallbackAsync,
   type VerifyClientCallbackSync,
   type VerifyClientInfo,
@@ -35,14 +38,15 @@ export type { ClientOptions, PerMessageDeflateOptions, SharedOptions } from "./o
 /** `ws`'s older name of the server class. */
 export { WebSocketServer as Server };
 
-/** The default export: the WebSocket class carrying the rest, as `require("ws")` gives it. */
-type WsModule = typeof WebSocket & {
+/** The type of the default export: the WebSocket class with the other classes and `createWebSocketStream` as its properties. */
+export type WsModule = typeof WebSocket & {
   WebSocket: typeof WebSocket;
   WebSocketServer: typeof WebSocketServer;
   Server: typeof WebSocketServer;
   createWebSocketStream: typeof createWebSocketStream;
 };
 
+/** The default export: the WebSocket class carrying the rest, as `require("ws")` gives it. */
 const ws = WebSocket as WsModule;
 ws.WebSocket = WebSocket;
 ws.WebSocketServer = WebSocketServer;

@@ -67,6 +67,7 @@ export interface ClientOptions extends SharedOptions, SecureContextOptions {
   auth?: string;
   servername?: string;
   rejectUnauthorized?: boolean;
+  /** Check the server's certificate against the host name: passed to node:tls, as `ws` passes it to https.request. */
   checkServerIdentity?: TlsConnectionOptions["checkServerIdentity"];
   ALPNProtocols?: TlsConnectionOptions["ALPNProtocols"];
   session?: Buffer;

@@ -25,7 +25,13 @@ export interface VerifyClientInfo {
   req: IncomingMessage;
 }
 
+/** A synchronous `verifyClient`: return true to accept the request, false to refuse it with 401. */
 export type VerifyClientCallbackSync = (info: VerifyClientInfo) => boolean;
+/**
+ * An asynchronous `verifyClient` (told apart by its second parameter): call
+ * `callback(true)` to accept, or `callback(false, code, message, headers)` to
+ * refuse with that HTTP status (default 401), body and headers.
+ */
 export type VerifyClientCallbackAsync = (
   info: VerifyClientInfo,
   callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
@@ -65,7 +71,8 @@ export interface WebSocketServerEventMap {
   close: [];
 }
 
-type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
+/** The callback of {@link WebSocketServer.handleUpgrade}: given the open WebSocket and the upgrade request. */
+export type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -331,33 +338,43 @@ export class WebSocketServer extends EventEmitter implements Tracker {
 
   // ---- typed events ----
 
+  /** Listen for `event`, called with its arguments in {@link WebSocketServerEventMap} (`connection`: ws, request). */
   override on<K extends keyof WebSocketServerEventMap>(event: K, listener: (this: this, ...args: WebSocketServerEventMap[K]) => void): this;
+  /** Listen for any other event (EventEmitter's `on`). */
   override on(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
+  /** Listen for the next `event` only, called with its arguments in {@link WebSocketServerEventMap}. */
   override once<K extends keyof WebSocketServerEventMap>(event: K, listener: (this: this, ...args: WebSocketServerEventMap[K]) => void): this;
+  /** Listen for the next emission of any other event. */
   override once(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
   }
+  /** Remove a listener added with {@link on} or {@link once}. */
   override off<K extends keyof WebSocketServerEventMap>(event: K, listener: (this: this, ...args: WebSocketServerEventMap[K]) => void): this;
+  /** Remove a listener of any other event. */
   override off(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.off(event, listener);
   }
+  /** Alias of {@link on}: listen for `event`, called with its arguments in {@link WebSocketServerEventMap}. */
   override addListener<K extends keyof WebSocketServerEventMap>(
     event: K,
     listener: (this: this, ...args: WebSocketServerEventMap[K]) => void,
   ): this;
+  /** Alias of {@link on} for any other event. */
   override addListener(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.addListener(event, listener);
   }
+  /** Alias of {@link off}: remove a listener of `event`. */
   override removeListener<K extends keyof WebSocketServerEventMap>(
     event: K,
     listener: (this: this, ...args: WebSocketServerEventMap[K]) => void,
   ): this;
+  /** Alias of {@link off} for any other event. */
   override removeListener(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.removeListener(event, listener);

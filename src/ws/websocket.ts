@@ -29,6 +29,7 @@ import { clientConnectOptions, type ClientOptions } from "./options.js";
 export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 /** What `send`, `ping` and `pong` accept (numbers are sent as their decimal text, as `ws` does). */
 export type Data = string | number | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly unknown[];
+/** How binary messages are given: `nodebuffer` (a Buffer, the default), `arraybuffer`, `fragments` (an array of Buffers) or `blob`. */
 export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 /** The callback of `send`, `ping` and `pong`: an error if the data could not be written. */
 export type SendCallback = (error?: Error) => void;
@@ -143,13 +144,16 @@ export class HandshakeRequest {
     /** The URL requested. */
     readonly url: string,
   ) {}
+  /** The host and port requested, as in the URL (`example.com:8080`). */
   get host(): string {
     return new URL(this.url).host;
   }
+  /** The path and query string requested. */
   get path(): string {
     const url = new URL(this.url);
     return `${url.pathname}${url.search}`;
   }
+  /** `https:` for a wss: URL, `http:` for ws:, as on the ClientRequest `ws` would have made. */
   get protocol(): string {
     return new URL(this.url).protocol === "wss:" ? "https:" : "http:";
   }
@@ -307,6 +311,7 @@ export class WebSocket extends EventEmitter {
   get binaryType(): BinaryType {
     return this.type;
   }
+  /** Set how binary messages are given; a value other than the four is ignored, as `ws` does. */
   set binaryType(type: BinaryType) {
     if (BINARY_TYPES.includes(type)) this.type = type;
   }
@@ -464,67 +469,91 @@ export class WebSocket extends EventEmitter {
 
   // ---- browser-style listeners ----
 
+  /** Listen for `open` with an {@link Event}; `options.once` removes the listener after one call. */
   addEventListener(type: "open", listener: EventListenerLike<Event>, options?: { once?: boolean }): void;
+  /** Listen for `message` with a {@link MessageEvent}: `data` is a string for text, else as {@link binaryType} says. */
   addEventListener(type: "message", listener: EventListenerLike<MessageEvent>, options?: { once?: boolean }): void;
+  /** Listen for `close` with a {@link CloseEvent}: `code`, `reason` and `wasClean`. */
   addEventListener(type: "close", listener: EventListenerLike<CloseEvent>, options?: { once?: boolean }): void;
+  /** Listen for `error` with an {@link ErrorEvent}: `error` and `message`. */
   addEventListener(type: "error", listener: EventListenerLike<ErrorEvent>, options?: { once?: boolean }): void;
+  /** A type as a plain string: `open`, `message`, `close` and `error` as above, others ignored (as `ws` does). The same listener is added once. */
   addEventListener(type: string, listener: EventListenerLike<never>, options?: { once?: boolean }): void;
   addEventListener(type: string, listener: EventListenerLike<never>, options?: { once?: boolean }): void {
     addEventListener(this, type, listener, options);
   }
 
+  /** Remove a listener added with {@link addEventListener} (not one set through an `on<type>` attribute). */
   removeEventListener(type: string, listener: EventListenerLike<never>): void {
     removeEventListener(this, type, listener);
   }
 
+  /** The handler for `open` set through this attribute, or null. */
   get onopen(): ((event: Event) => void) | null {
     return getAttribute(this, "open") as never;
   }
+  /** Set the `open` handler (the connection opened), replacing the previous one; null (or any non-function) removes it. */
   set onopen(handler: ((event: Event) => void) | null) {
     setAttribute(this, "open", handler);
   }
+  /** The handler for `message` set through this attribute, or null. */
   get onmessage(): ((event: MessageEvent) => void) | null {
     return getAttribute(this, "message") as never;
   }
+  /** Set the `message` handler (a message arrived), replacing the previous one; null (or any non-function) removes it. */
   set onmessage(handler: ((event: MessageEvent) => void) | null) {
     setAttribute(this, "message", handler);
   }
+  /** The handler for `close` set through this attribute, or null. */
   get onclose(): ((event: CloseEvent) => void) | null {
     return getAttribute(this, "close") as never;
   }
+  /** Set the `close` handler (the connection closed), replacing the previous one; null (or any non-function) removes it. */
   set onclose(handler: ((event: CloseEvent) => void) | null) {
     setAttribute(this, "close", handler);
   }
+  /** The handler for `error` set through this attribute, or null. */
   get onerror(): ((event: ErrorEvent) => void) | null {
     return getAttribute(this, "error") as never;
   }
+  /** Set the `error` handler (an error occurred), replacing the previous one; null (or any non-function) removes it. */
   set onerror(handler: ((event: ErrorEvent) => void) | null) {
     setAttribute(this, "error", handler);
   }
 
   // ---- typed events ----
 
+  /** Listen for `event`, called with its arguments in {@link WebSocketEventMap} (`message`: data, isBinary; `close`: code, reason). */
   override on<K extends keyof WebSocketEventMap>(event: K, listener: (this: this, ...args: WebSocketEventMap[K]) => void): this;
+  /** Listen for any other event (EventEmitter's `on`). */
   override on(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
+  /** Listen for the next `event` only, called with its arguments in {@link WebSocketEventMap}. */
   override once<K extends keyof WebSocketEventMap>(event: K, listener: (this: this, ...args: WebSocketEventMap[K]) => void): this;
+  /** Listen for the next emission of any other event. */
   override once(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
   }
+  /** Remove a listener added with {@link on} or {@link once}. */
   override off<K extends keyof WebSocketEventMap>(event: K, listener: (this: this, ...args: WebSocketEventMap[K]) => void): this;
+  /** Remove a listener of any other event. */
   override off(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.off(event, listener);
   }
+  /** Alias of {@link on}: listen for `event`, called with its arguments in {@link WebSocketEventMap}. */
   override addListener<K extends keyof WebSocketEventMap>(event: K, listener: (this: this, ...args: WebSocketEventMap[K]) => void): this;
+  /** Alias of {@link on} for any other event. */
   override addListener(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.addListener(event, listener);
   }
+  /** Alias of {@link off}: remove a listener of `event`. */
   override removeListener<K extends keyof WebSocketEventMap>(event: K, listener: (this: this, ...args: WebSocketEventMap[K]) => void): this;
+  /** Alias of {@link off} for any other event. */
   override removeListener(event: string | symbol, listener: (this: this, ...args: any[]) => void): this;
   override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.removeListener(event, listener);
