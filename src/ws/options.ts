@@ -6,6 +6,7 @@
  * internals), never silently given another meaning.
  */
 import type { ClientRequestArgs } from "node:http";
+import type { LookupFunction } from "node:net";
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from "node:tls";
 import { UsageError } from "../core/index.js";
 import type { ConnectOptions } from "../client/index.js";
@@ -79,10 +80,10 @@ export interface ClientOptions extends SharedOptions, SecureContextOptions {
   createConnection?: unknown;
   /** Refused: the request is not a node:http ClientRequest. */
   finishRequest?: unknown;
-  /** Refused, as `agent`. */
+  /** Refused: `ws` ignores it for `ws:` URLs; a Unix socket is reached with a `ws+unix:` URL, as in `ws`. */
   socketPath?: string;
-  /** Refused, as `agent`. */
-  lookup?: unknown;
+  /** Resolve the host name with this function instead of `dns.lookup` (same signature). */
+  lookup?: LookupFunction;
 }
 
 export const MAX_PAYLOAD = 100 * 1024 * 1024;
@@ -124,7 +125,7 @@ const TLS_KEYS = [
 ] as const;
 
 /** Options whose meaning wsx cannot give: refused rather than ignored. */
-const REFUSED_CLIENT_KEYS = ["agent", "createConnection", "finishRequest", "socketPath", "lookup"] as const;
+const REFUSED_CLIENT_KEYS = ["agent", "createConnection", "finishRequest", "socketPath"] as const;
 
 function invalid(message: string): UsageError {
   return new UsageError("INVALID_OPTION", message);
@@ -213,6 +214,7 @@ export function clientConnectOptions(protocols: string[], options: ClientOptions
   if (options.handshakeTimeout !== undefined) connect.timeout = options.handshakeTimeout;
   if (options.family === 4 || options.family === 6) connect.family = options.family;
   if (options.localAddress !== undefined) connect.localAddress = options.localAddress;
+  if (options.lookup !== undefined) connect.lookup = options.lookup;
   if (anyTls) connect.tls = tls as TlsConnectionOptions;
   return connect;
 }

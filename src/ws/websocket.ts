@@ -598,8 +598,9 @@ export class WebSocket extends EventEmitter {
       throw new UsageError("INVALID_URL", `not a valid URL: ${String(address)}`);
     }
     if (url.protocol === "http:" || url.protocol === "https:") url.protocol = url.protocol === "http:" ? "ws:" : "wss:";
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-      throw new UsageError("INVALID_URL", `the URL's protocol must be ws:, wss:, http: or https:, got ${url.protocol}`);
+    // ws+unix: reaches a Unix socket (ws+unix:///path/to.sock:/request/path), as in ws; connect() reads it.
+    if (url.protocol !== "ws:" && url.protocol !== "wss:" && url.protocol !== "ws+unix:") {
+      throw new UsageError("INVALID_URL", `the URL's protocol must be ws:, wss:, ws+unix:, http: or https:, got ${url.protocol}`);
     }
     if (url.hash !== "") throw new UsageError("INVALID_URL", "the URL contains a fragment identifier");
     const seen = new Set<string>();

@@ -2,11 +2,15 @@
  * `ws`'s client and server options that only show at the edges: a
  * handshake that never completes (handshakeTimeout), TLS options, the
  * redirect cap, a client's maxPayload, a subclass's shouldHandle, the
- * server's backlog. Each case
+ * server's backlog, a ws+unix: URL and a client's lookup. Each case
  * runs on `ws` and on wsx/ws and both must observe the same; then
  * skipUTF8Validation, which wsx/ws deliberately ignores.
  */
 import { afterEach, test } from "node:test";
+import { lookup as dnsLookup } from "node:dns";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
@@ -183,6 +187,52 @@ test("backlog reaches the listening server's listen(), beside port and host", T,
     return calls;
   });
   assert.deepEqual(observed, [[0, "127.0.0.1", 7]]);
+});
+
+test("ws+unix: URLs reach a server on a Unix socket, with the request path after the colon", T, async () => {
+  const observed = await same(async ({ WebSocket, WebSocketServer }) => {
+    const dir = mkdtempSync(join(tmpdir(), "wsx-ws-unix-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socketPath = join(dir, "server.sock");
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ server: http });
+    const seen: string[] = [];
+    wss.on("connection", (peer, request) => {
+      seen.push(`${request.headers.host} ${request.url}`);
+      peer.on("message", (data, isBinary) => peer.send(data, { binary: isBinary }));
+    });
+    http.listen(socketPath);
+    await once(http, "listening");
+    cleanups.push(() => new Promise((resolve) => http.close(resolve)));
+    cleanups.push(() => wss.close());
+    const ws = new WebSocket(`ws+unix://${socketPath}:/chat?room=1`);
+    cleanups.push(() => ws.terminate());
+    await deadline(once(ws, "open"), WAIT, "open");
+    ws.send("over the socket");
+    const [data] = (await deadline(once(ws, "message"), WAIT, "echo")) as [Buffer];
+    ws.close(1000);
+    await deadline(once(ws, "close"), WAIT, "close");
+    return [...seen, data.toString()];
+  });
+  assert.deepEqual(observed, ["localhost /chat?room=1", "over the socket"]);
+});
+
+test("lookup: the client resolves the host name with the given function", T, async () => {
+  const observed = await same(async ({ WebSocket, WebSocketServer }) => {
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ server: http });
+    wss.on("connection", (peer) => peer.close(1000));
+    const port = await listen(http);
+    cleanups.push(() => wss.close());
+    const asked: string[] = [];
+    const lookup = ((hostname: string, options: object, callback: (...args: unknown[]) => void) => {
+      asked.push(hostname);
+      dnsLookup("127.0.0.1", options, callback as never);
+    }) as never;
+    const events = await story(new WebSocket(`ws://only-by-lookup.test:${port}/`, { lookup }));
+    return [asked.includes("only-by-lookup.test"), ...events];
+  });
+  assert.deepEqual(observed, [true, "open", "close 1000"]);
 });
 
 test("skipUTF8Validation is ignored by wsx/ws: invalid text is still a 1007 ProtocolError", T, async () => {
