@@ -4,6 +4,7 @@
  * socket write) without a per-frame allocation; large server payloads are not
  * copied at all (header chunk + the caller's bytes).
  */
+import { copyPieces, joinPieces } from "./bytes.js";
 import { Opcode, headerSize, writeFrameHeader } from "./frame.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys } from "./mask.js";
 
@@ -119,16 +120,7 @@ export class SharedFrames {
 
   /** The frames as one chunk (joined once, when first asked after sealing). */
   bytes(): Uint8Array {
-    if (this.pieces.length === 1) return this.pieces[0]!;
-    if (this.joined === null || this.joined.length !== this.size) {
-      const joined = this.allocate(this.size);
-      let at = 0;
-      for (const piece of this.pieces) {
-        joined.set(piece, at);
-        at += piece.length;
-      }
-      this.joined = joined;
-    }
+    if (this.joined === null || this.joined.length !== this.size) this.joined = joinPieces(this.pieces, this.size, this.allocate);
     return this.joined;
   }
 }
@@ -275,11 +267,7 @@ export class FrameWriter {
       // one region, so the transport makes one write instead of a vectored one of many pieces.
       const at = this.claim(this.queued);
       const buf = this.slab.buffer;
-      let offset = at;
-      for (const chunk of chunks) {
-        buf.set(chunk, offset);
-        offset += chunk.length;
-      }
+      const offset = copyPieces(chunks, buf, at);
       this.region = null;
       chunks = [buf.subarray(at, offset)];
     }
