@@ -57,9 +57,11 @@ let openShared: SharedFrames | null = null;
 
 /** Something else was queued somewhere: the open shared frames stop growing. */
 function sealShared(): void {
-  if (openShared === null) return;
-  openShared.writers = null;
+  const sealed = openShared;
+  if (sealed === null) return;
+  sealed.writers = null;
   openShared = null;
+  sealed.onSeal?.();
 }
 
 /**
@@ -89,6 +91,8 @@ export class SharedFrames {
   constructor(
     frames: Uint8Array,
     private readonly allocate: Allocate = (size) => new Uint8Array(size),
+    /** Called once when the frames stop growing (whoever holds what growing needs can let it go). */
+    readonly onSeal?: () => void,
   ) {
     sealShared();
     openShared = this;

@@ -32,6 +32,10 @@ interface Run {
 
 export class Fanout {
   private run: Run | null = null;
+  /** Once the frames are sealed the run is over: its members are not kept (some may close). */
+  private readonly dropRun = (): void => {
+    this.run = null;
+  };
 
   constructor(
     private readonly topics: Topics,
@@ -61,7 +65,7 @@ export class Fanout {
         const key = compress === false ? "" : ws.encodingKey;
         if (key === "") {
           if (plain === null) {
-            plain = new SharedFrames(encodeFrame(opcode, payload, { allocate: Buffer.allocUnsafe }), Buffer.allocUnsafe);
+            plain = new SharedFrames(encodeFrame(opcode, payload, { allocate: Buffer.allocUnsafe }), Buffer.allocUnsafe, this.dropRun);
             members = [];
           }
           frames = plain;
