@@ -284,8 +284,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private inbox: Inbox | null = null;
   /** Created with the first write. */
   private outbox: Outbox | null = null;
-  /** Created with the first traffic or read of {@link stats}: an idle connection keeps none. */
-  private trafficCounters: Counters | null = null;
+  private readonly counters = new Counters();
   /** Sends waiting for the buffer to drain below the limit (the "wait" policy), resolved by {@link checkRoom}. */
   private room: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | null = null;
   /** Topics this connection subscribes to (server connections only). */
@@ -525,15 +524,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Traffic counters since the connection opened (live; read, do not change). */
   get stats(): Readonly<ConnectionStats> {
     return this.counters;
-  }
-
-  /** @internal The counters for a total: no traffic yet leaves the connection without counters of its own. */
-  get trafficSoFar(): Readonly<ConnectionStats> {
-    return this.trafficCounters ?? NO_TRAFFIC;
-  }
-
-  private get counters(): Counters {
-    return (this.trafficCounters ??= new Counters());
   }
 
   /**
@@ -1377,8 +1367,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const OWNER = Symbol("wsx.connection");
-
-const NO_TRAFFIC: Readonly<ConnectionStats> = Object.freeze(new Counters().snapshot());
 
 const STREAM_OPTIONS = new OptionTable<StreamConnectionOptions>({
   ...CONNECTION_OPTION_RULES,

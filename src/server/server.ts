@@ -659,7 +659,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   get stats(): ServerStats {
     const totals = new Counters();
     totals.add(this.closedTotals);
-    for (const ws of this.clients) totals.add(ws.trafficSoFar);
+    for (const ws of this.clients) totals.add(ws.stats);
     return {
       ...totals.snapshot(),
       connections: this.clients.size,
@@ -673,7 +673,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   /** @internal */
   connectionClosed(ws: WebSocket, info: CloseInfo): void {
     this.clients.delete(ws);
-    this.closedTotals.add(ws.trafficSoFar);
+    this.closedTotals.add(ws.stats);
     this.closedByCode[info.code] = (this.closedByCode[info.code] ?? 0) + 1;
     if (this.logger !== null) {
       const fields = {
@@ -682,7 +682,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
         reason: info.reason,
         wasClean: info.wasClean,
         error: info.error?.message,
-        dropped: ws.trafficSoFar.dropped,
+        dropped: ws.stats.dropped,
       };
       if (info.error !== undefined) this.logger.info?.(fields, "websocket connection failed");
       else this.logger.debug?.(fields, "websocket connection closed");
