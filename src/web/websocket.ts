@@ -89,11 +89,20 @@ export class WebSocket extends EventTarget {
   #extensions = "";
   #binaryType: BinaryType = "blob";
   #handlers: EventHandlers | null = null;
-  /** Application bytes given to send() and not yet written (never reset, as the standard says). */
+  /**
+   * Application bytes given to send() and not yet written (never reset, as
+   * the standard says), except strings still in `#sizes` (see `#unmeasured`).
+   */
   #buffered = 0;
-  /** Sizes of the messages handed to the connection and not yet written, oldest at `#sizesHead`. */
-  #sizes: number[] = [];
+  /**
+   * The messages handed to the connection and not yet written, oldest at
+   * `#sizesHead`: a size counted in `#buffered`, or a string whose UTF-8
+   * size is worked out only if `bufferedAmount` is read before it is written.
+   */
+  #sizes: (number | string)[] = [];
   #sizesHead = 0;
+  /** Strings in `#sizes` not yet counted in `#buffered`. */
+  #unmeasured = 0;
   /** Messages the connection has reported written (its `stats.messagesOut` at that write). */
   #writtenMessages = 0;
   /** Sends (and a close) waiting behind a Blob being read, in order; null when none is. */
@@ -141,6 +150,7 @@ export class WebSocket extends EventTarget {
 
   /** Bytes of application data given to `send()` and not yet handed to the network. */
   get bufferedAmount(): number {
+    if (this.#unmeasured > 0) this.#measure();
     return this.#buffered;
   }
 
@@ -220,6 +230,12 @@ export class WebSocket extends EventTarget {
       return;
     }
     const payload = payloadOf(data);
+    if (typeof payload === "string" && this.#held === null && this.#canSend()) {
+      // Most pages never read bufferedAmount: a string's UTF-8 size is found when one does.
+      this.#unmeasured++;
+      this.#transmit(payload, payload);
+      return;
+    }
     const size = payloadSize(payload);
     this.#buffered += size;
     if (!this.#canSend()) return;
@@ -317,7 +333,9 @@ export class WebSocket extends EventTarget {
     let head = this.#sizesHead;
     let written = this.#writtenMessages;
     while (written < messagesOut && head < sizes.length) {
-      this.#buffered -= sizes[head++]!;
+      const size = sizes[head++]!;
+      if (typeof size === "number") this.#buffered -= size;
+      else this.#unmeasured--;
       written++;
     }
     this.#writtenMessages = written;
@@ -328,13 +346,27 @@ export class WebSocket extends EventTarget {
     this.#sizesHead = head;
   };
 
+  /** Count the strings still waiting to be written in `#buffered`. */
+  #measure(): void {
+    const sizes = this.#sizes;
+    for (let i = this.#sizesHead; i < sizes.length; i++) {
+      const size = sizes[i]!;
+      if (typeof size === "string") {
+        const bytes = payloadSize(size);
+        sizes[i] = bytes;
+        this.#buffered += bytes;
+      }
+    }
+    this.#unmeasured = 0;
+  }
+
   /** Whether data given to send() now goes out: open, and no closing handshake begun. */
   #canSend(): boolean {
     return this.#state === OPEN && this.#connection!.readyState === "open";
   }
 
-  /** Hand one message to the connection, counting its size until it is written. */
-  #transmit(payload: string | Uint8Array, size: number): void {
+  /** Hand one message to the connection; `size` (see `#sizes`) is taken off once it is written. */
+  #transmit(payload: string | Uint8Array, size: number | string): void {
     const connection = this.#connection!;
     this.#sizes.push(size);
     if (typeof payload !== "string" && connection.extensions !== "") payload = payload.slice();

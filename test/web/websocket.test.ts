@@ -141,6 +141,58 @@ describe("wsx/web WebSocket on Node", () => {
     });
   });
 
+  test("bufferedAmount counts strings in UTF-8 bytes whenever it is read, and falls to 0 once they are written", async () => {
+    await withServer("standalone", {}, async (server) => {
+      const ws = new WebSocket(server.url());
+      await opened(ws);
+      let received = 0;
+      ws.onmessage = () => received++;
+      // Nothing is written before this turn ends: everything sent in it is counted.
+      ws.send("é".repeat(1000));
+      ws.send(new Uint8Array(10));
+      ws.send("✓".repeat(1000));
+      assert.equal(ws.bufferedAmount, 2000 + 10 + 3000);
+      // Strings sent while bufferedAmount is not read, written, then read.
+      for (let i = 0; i < 5; i++) ws.send("ü€".repeat(100));
+      await eventually(() => received === 8, "the echoes", 500, 10);
+      assert.equal(ws.bufferedAmount, 0);
+      // Sent, read before written, then written.
+      ws.send("€");
+      assert.equal(ws.bufferedAmount, 3);
+      await eventually(() => received === 9, "the last echo", 500, 10);
+      assert.equal(ws.bufferedAmount, 0);
+      ws.close();
+      ws.send("ü");
+      assert.equal(ws.bufferedAmount, 2);
+      await closed(ws);
+    }, echo);
+  });
+
+  test("bufferedAmount for strings still unwritten under backpressure: whole messages of UTF-8 bytes", { timeout: 30_000 }, async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, async (server) => {
+      const ws = new WebSocket(server.url());
+      await opened(ws);
+      const MiB = 1024 * 1024;
+      const text = "é".repeat(MiB / 2); // 1 MiB of UTF-8, half as many characters
+      for (let i = 0; i < 48; i++) {
+        ws.send(text); // bufferedAmount is not read while sending
+        await tick();
+      }
+      const stalled = ws.bufferedAmount;
+      assert.ok(stalled > 16 * MiB && stalled <= 48 * MiB, `bufferedAmount ${stalled} while the server does not read`);
+      assert.equal(stalled % MiB, 0, "counted in whole messages of UTF-8 bytes");
+      release();
+      await eventually(() => ws.bufferedAmount === 0, "bufferedAmount drains to 0", 500, 20);
+      ws.close();
+      await closed(ws);
+    }, async (ws) => {
+      await released;
+      await echo(ws);
+    });
+  });
+
   test("bufferedAmount keeps counting after close, as the standard says, and never resets", async () => {
     await withServer("standalone", {}, async (server) => {
       const ws = new WebSocket(server.url());
