@@ -9,7 +9,7 @@ import type { Message } from "../core/index.js";
 import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, payloadSize, type BufferSource } from "./data.js";
-import { CloseEvent, EventHandlers, type EventHandler } from "./events.js";
+import { CloseEvent, EventHandlers, WebSocketMessageEvent, type EventHandler } from "./events.js";
 import { establish, facadeOptions, type FacadeOption } from "./establish.js";
 import { checkProtocols, webSocketURL } from "./url.js";
 import { clampUnsignedShort, domException, toDOMString, toStringList } from "./webidl.js";
@@ -315,7 +315,7 @@ export class WebSocket extends EventTarget {
       else data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
     this.#delivering = true;
-    this.dispatchEvent(new MessageEvent("message", { data, origin: this.#origin }));
+    this.dispatchEvent(new WebSocketMessageEvent(data, this.#origin));
     this.#delivering = false;
   };
 

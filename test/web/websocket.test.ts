@@ -250,6 +250,45 @@ describe("wsx/web WebSocket on Node", () => {
     assert.equal(CloseEvent.name, "CloseEvent");
   });
 
+  test("a received message's event is a MessageEvent as a browser's is: attributes, tag, frozen ports, targets", async () => {
+    await withServer("standalone", {}, async (server) => {
+      const ws = new WebSocket(server.url());
+      await opened(ws);
+      const seen: Record<string, unknown>[] = [];
+      let event!: MessageEvent;
+      ws.onmessage = function (this: unknown, e) {
+        event = e;
+        seen.push({ self: this === ws, target: e.target === ws, current: e.currentTarget === ws, phase: e.eventPhase });
+      };
+      ws.send("hi");
+      await eventually(() => seen.length === 1, "the echo", 500, 10);
+      assert.deepEqual(seen, [{ self: true, target: true, current: true, phase: 2 }]); // AT_TARGET
+      assert.ok(event instanceof MessageEvent && event instanceof Event);
+      assert.equal(event.constructor, MessageEvent);
+      assert.equal(Object.prototype.toString.call(event), "[object MessageEvent]");
+      assert.equal(event.type, "message");
+      assert.equal(event.data, "hi");
+      assert.equal(event.origin, new URL(server.url()).origin);
+      assert.equal(event.lastEventId, "");
+      assert.equal(event.source, null);
+      assert.deepEqual(event.ports, []);
+      assert.ok(Object.isFrozen(event.ports), "ports is a FrozenArray");
+      assert.equal(event.ports, event.ports, "the same array each time it is read");
+      assert.equal(event.currentTarget, null, "after dispatch");
+      assert.equal(event.target, ws);
+      // Read-only, enumerable attributes, as Web IDL defines them.
+      assert.throws(() => {
+        (event as { data: unknown }).data = "changed";
+      }, TypeError);
+      assert.equal(event.data, "hi");
+      const attributes = [];
+      for (const key in event) attributes.push(key);
+      for (const name of ["data", "origin", "lastEventId", "source", "ports", "type", "target"]) assert.ok(attributes.includes(name), name);
+      ws.close();
+      await closed(ws);
+    }, echo);
+  });
+
   test("messages that came with the handshake response are dispatched after open", async () => {
     await withServer("standalone", {}, async (server) => {
       const ws = new WebSocket(server.url());
