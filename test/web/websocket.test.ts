@@ -31,6 +31,19 @@ const echo = async (ws: import("../../src/index.js").WebSocket): Promise<void> =
   for await (const message of ws) await ws.send(message);
 };
 
+/**
+ * A wsx server that reads nothing (receiveQueue 1: TCP pushes back on the
+ * client) until `release()` is called, then echoes.
+ */
+async function withStalledServer(body: (url: string, release: () => void) => Promise<void>): Promise<void> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, (server) => body(server.url(), release), async (ws) => {
+    await released;
+    await echo(ws);
+  });
+}
+
 describe("wsx/web WebSocket on Node", () => {
   test("relative URLs are a SyntaxError: Node has no document, so no base URL", () => {
     for (const url of ["/chat", "chat", "//127.0.0.1/chat", ""]) {
@@ -101,11 +114,8 @@ describe("wsx/web WebSocket on Node", () => {
   });
 
   test("bufferedAmount counts what the socket has not taken, and falls as it takes it", { timeout: 30_000 }, async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    // receiveQueue 1: the server stops reading (and TCP pushes back) until the test releases it.
-    await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, async (server) => {
-      const ws = new WebSocket(server.url());
+    await withStalledServer(async (url, release) => {
+      const ws = new WebSocket(url);
       await opened(ws);
       const MiB = 1024 * 1024;
       const chunk = new Uint8Array(MiB);
@@ -135,9 +145,6 @@ describe("wsx/web WebSocket on Node", () => {
       assert.ok(between.length > 0, "bufferedAmount fell step by step, not all at once");
       ws.close();
       await closed(ws);
-    }, async (ws) => {
-      await released;
-      await echo(ws);
     });
   });
 
@@ -169,10 +176,8 @@ describe("wsx/web WebSocket on Node", () => {
   });
 
   test("bufferedAmount for strings still unwritten under backpressure: whole messages of UTF-8 bytes", { timeout: 30_000 }, async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, async (server) => {
-      const ws = new WebSocket(server.url());
+    await withStalledServer(async (url, release) => {
+      const ws = new WebSocket(url);
       await opened(ws);
       const MiB = 1024 * 1024;
       const text = "é".repeat(MiB / 2); // 1 MiB of UTF-8, half as many characters
@@ -187,9 +192,6 @@ describe("wsx/web WebSocket on Node", () => {
       await eventually(() => ws.bufferedAmount === 0, "bufferedAmount drains to 0", 500, 20);
       ws.close();
       await closed(ws);
-    }, async (ws) => {
-      await released;
-      await echo(ws);
     });
   });
 
