@@ -31,6 +31,9 @@ export interface EchoResult {
   kernelShare: number;
   /** Minor page faults of the server per message (/proc/<pid>/stat minflt). */
   faultsPerMessage: number;
+  /** Server read and write system calls per message (/proc/<pid>/io; NaN for Bun, whose send/recv it does not count). */
+  readsPerMessage: number;
+  writesPerMessage: number;
   serverCpu: number; // % of one core
   rssMiB: number;
   /**
@@ -58,7 +61,7 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
     if (started.connected !== load.connections) {
       throw new Error(`${def.name}: only ${started.connected} of ${load.connections} connections opened${started.error ? ` (${started.error})` : ""}`);
     }
-    const { s0, s1, mark0, mark1, faults, systemMicros, rss, seconds } = await measureWindow(
+    const { s0, s1, mark0, mark1, faults, systemMicros, reads, writes, rss, seconds } = await measureWindow(
       server.child.pid,
       generator,
       bench.options.warmupMs,
@@ -82,6 +85,8 @@ export function runEcho(bench: Bench, def: ServerDef, load: EchoLoad): Promise<E
       cpuPerUnit: serverMicros / units,
       kernelShare: serverMicros > 0 ? systemMicros / serverMicros : 0,
       faultsPerMessage: faults / messages,
+      readsPerMessage: def.library === "bun" ? Number.NaN : reads / messages,
+      writesPerMessage: def.library === "bun" ? Number.NaN : writes / messages,
       serverCpu: percent(s0, s1, 0),
       rssMiB: rss / MiB,
       rssAfterMiB: rssAfter / MiB,
@@ -109,6 +114,8 @@ export function echoColumns(unit: "msg" | "MiB"): Column[] {
     { key: "serverCpu", title: "server CPU%", format: (v) => fmt(v) },
     { key: "kernelShare", title: "kernel %", format: (v) => fmt(100 * v) },
     { key: "faultsPerMessage", title: "faults/msg", format: fmtSig },
+    { key: "readsPerMessage", title: "reads/msg", format: fmtSig },
+    { key: "writesPerMessage", title: "writes/msg", format: fmtSig },
     { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
     ...after,
     { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },

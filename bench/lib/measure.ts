@@ -1,7 +1,7 @@
 /** Readings taken around a measured window: CPU of the processes under test, this runner, the machine. */
 import { performance } from "node:perf_hooks";
 import type { Child } from "./child.js";
-import { cpuMicros, faults, machineBusyMicros, rssBytes } from "./proc.js";
+import { cpuMicros, faults, machineBusyMicros, rssBytes, syscalls } from "./proc.js";
 import { sleep } from "./stats.js";
 
 export const MiB = 1024 * 1024;
@@ -82,6 +82,9 @@ export interface Window {
   /** Server minor page faults and kernel CPU µs over the window. */
   faults: number;
   systemMicros: number;
+  /** Server read and write system calls over the window. */
+  reads: number;
+  writes: number;
   /** Server RSS at the end. */
   rss: number;
   seconds: number;
@@ -95,12 +98,14 @@ export async function measureWindow(serverPid: number, load: { pid: number; mark
   await sleep(warmupMs);
   const pids = [serverPid, load.pid];
   const faults0 = faults(serverPid);
+  const calls0 = syscalls(serverPid);
   const s0 = sample(pids);
   const mark0 = await load.mark();
   await sleep(measureMs);
   const s1 = sample(pids);
   const mark1 = await load.mark();
   const faults1 = faults(serverPid);
+  const calls1 = syscalls(serverPid);
   return {
     s0,
     s1,
@@ -108,6 +113,8 @@ export async function measureWindow(serverPid: number, load: { pid: number; mark
     mark1,
     faults: faults1.minor - faults0.minor,
     systemMicros: faults1.systemMicros - faults0.systemMicros,
+    reads: calls1.reads - calls0.reads,
+    writes: calls1.writes - calls0.writes,
     rss: rssBytes(serverPid),
     seconds: (mark1.time - mark0.time) / 1000,
   };

@@ -51,6 +51,20 @@ export function mainThreadMicros(pid: number): number | null {
   }
 }
 
+/**
+ * Read and write system calls a process has made so far (/proc/<pid>/io: syscr
+ * counts read, recv and readv; syscw write, send and writev), or zeros where the
+ * kernel does not say.
+ */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return { reads: Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0), writes: Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /** Resident set size of a process in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -25,6 +25,8 @@ interface BroadcastResult {
   loadCpu: number;
   loadCpuPerUnit: number; // load generator CPU µs per delivery
   otherCpu: number;
+  writesPerK: number; // server write system calls per 1,000 deliveries
+  readsPerK: number; // server read system calls per 1,000 deliveries
 }
 
 const BROADCAST = { subscribers: 1000, size: 64, windows: [32, 2] };
@@ -38,7 +40,7 @@ async function runBroadcast(bench: Bench, def: ServerDef, window: number, fileLi
     if (started.subscribed !== subscribers) {
       throw new Error(`${def.name}: only ${started.subscribed} of ${subscribers} subscribers connected${started.error ? ` (${started.error})` : ""}`);
     }
-    const { s0, s1, mark0, mark1, rss, seconds } = await measureWindow(server.child.pid, load, bench.options.warmupMs, bench.options.measureMs);
+    const { s0, s1, mark0, mark1, rss, seconds, reads, writes } = await measureWindow(server.child.pid, load, bench.options.warmupMs, bench.options.measureMs);
     const deliveries = mark1.messages - mark0.messages;
     if (deliveries <= 0) throw new Error(`${def.name}: no delivery in the measured window`);
     if (mark1.failures > 0) process.stderr.write(`  ! ${def.name}: the server sent ${mark1.failures} close frame(s)\n`);
@@ -59,6 +61,9 @@ async function runBroadcast(bench: Bench, def: ServerDef, window: number, fileLi
       loadCpu: (100 * (mark1.cpuMicros - mark0.cpuMicros)) / (seconds * 1e6),
       loadCpuPerUnit: (mark1.cpuMicros - mark0.cpuMicros) / deliveries,
       otherCpu: otherLoad(s0, s1),
+      // /proc/PID/io counts read(v) and write(v), not send/recv, which Bun uses: no figure for Bun.
+      writesPerK: def.library === "bun" ? Number.NaN : (1000 * writes) / deliveries,
+      readsPerK: def.library === "bun" ? Number.NaN : (1000 * reads) / deliveries,
     };
   });
 }
@@ -137,6 +142,8 @@ export default {
         { key: "rssMiB", title: "RSS MiB", format: (v) => fmt(v, 1) },
         { key: "loadCpu", title: "load CPU%", format: (v) => fmt(v) },
         { key: "loadCpuPerUnit", title: "load µs/delivery", format: fmtSig },
+        { key: "writesPerK", title: "writes/1k", format: fmtSig },
+        { key: "readsPerK", title: "reads/1k", format: fmtSig },
         { key: "otherCpu", title: "other CPU%", format: (v) => fmt(v) },
       ],
       warnings: [...warnings, ...loadWarnings(rows)],

@@ -1,6 +1,6 @@
 /**
  * `compressed`: permessage-deflate echo of JSON-like text, the client's
- * messages pre-compressed (client_no_context_takeover): 64 B and 64 KiB,
+ * messages pre-compressed (client_no_context_takeover): 64 B, 64 KiB and 1 MiB,
  * wsx and ws in the configurations that do the same work (see BENCHMARKS.md).
  */
 import type { Bench, ServerDef } from "../lib/bench.js";
@@ -56,6 +56,21 @@ const COMPRESSED: CompressedCase[] = [
     pairs: [
       ["64 KiB wsx", "64 KiB ws", "64 KiB wsx/ws"],
       ["64 KiB wsx", "64 KiB ws level 1", "64 KiB wsx/ws level 1"],
+    ],
+  },
+  {
+    label: "1 MiB",
+    // Large compressed messages: both libraries inflate and deflate them on libuv's thread pool
+    // (their CPU is counted: every thread of the server process).
+    load: { connections: 4, window: 2, size: 1024 * 1024, text: true, perMiB: false, deflate: true, json: true },
+    servers: [
+      { name: "1 MiB  wsx", base: "wsx", deflate: true },
+      { name: "1 MiB  ws", base: "ws", deflate: true },
+      { name: "1 MiB  ws level 1", base: "ws", deflate: { zlibDeflateOptions: { level: 1 } } },
+    ],
+    pairs: [
+      ["1 MiB  wsx", "1 MiB  ws", "1 MiB  wsx/ws"],
+      ["1 MiB  wsx", "1 MiB  ws level 1", "1 MiB  wsx/ws level 1"],
     ],
   },
 ];

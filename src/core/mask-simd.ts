@@ -32,26 +32,44 @@ function name(text: string): number[] {
  * (module
  *   (memory (export "memory") 2)                      ;; 128 KiB: one 64 KiB block and room
  *   (func (export "xor") (param $len i32) (param $key i32)
- *     (local $i i32) (local $end i32) (local $k v128)
- *     $k = i32x4.splat($key); $end = $len & -16
+ *     (local $i i32) (local $end i32) (local $end64 i32) (local $k v128)
+ *     $k = i32x4.splat($key); $end = $len & -16; $end64 = $len & -64
+ *     loop while $i < $end64: four times store($i + o, v128.xor(load($i + o), $k)); $i += 64
  *     loop while $i < $end: store($i, v128.xor(load($i), $k)); $i += 16))
+ * Four vectors per turn of the first loop: the loop's own instructions cost
+ * as much as the XOR, so unrolling makes the pass about twice as fast.
  * The last len % 16 bytes are left to the caller.
  */
 function moduleBytes(): Uint8Array {
   const I32 = 0x7f;
   const V128 = 0x7b;
   const SIMD = 0xfd;
+  /** store($i + offset, v128.xor(load($i + offset), $k)), 16-byte aligned. */
+  const xorAt = (offset: number): number[] => [
+    0x20, 0x02, // address for the store
+    0x20, 0x02, SIMD, 0x00, 0x04, offset, // v128.load align=16 offset
+    0x20, 0x05, SIMD, 0x51, // v128.xor $k
+    SIMD, 0x0b, 0x04, offset, // v128.store align=16 offset
+  ];
   const body = [
-    0x02, 0x02, I32, 0x01, V128, // locals: 2 x i32 ($i, $end), 1 x v128 ($k)
-    0x20, 0x01, SIMD, 0x11, 0x21, 0x04, // $k = i32x4.splat(local 1)
+    0x02, 0x03, I32, 0x01, V128, // locals: 3 x i32 ($i, $end, $end64), 1 x v128 ($k)
+    0x20, 0x01, SIMD, 0x11, 0x21, 0x05, // $k = i32x4.splat(local 1)
     0x20, 0x00, 0x41, 0x70, 0x71, 0x21, 0x03, // $end = $len & -16
+    0x20, 0x00, 0x41, 0x40, 0x71, 0x21, 0x04, // $end64 = $len & -64
+    0x02, 0x40, // block
+    0x03, 0x40, //   loop
+    0x20, 0x02, 0x20, 0x04, 0x4f, 0x0d, 0x01, //     br_if 1 ($i >= $end64)
+    ...xorAt(0),
+    ...xorAt(16),
+    ...xorAt(32),
+    ...xorAt(48),
+    0x20, 0x02, 0x41, 0xc0, 0x00, 0x6a, 0x21, 0x02, //     $i += 64
+    0x0c, 0x00, //     br 0
+    0x0b, 0x0b, // end loop, end block
     0x02, 0x40, // block
     0x03, 0x40, //   loop
     0x20, 0x02, 0x20, 0x03, 0x4f, 0x0d, 0x01, //     br_if 1 ($i >= $end)
-    0x20, 0x02, //     address for the store
-    0x20, 0x02, SIMD, 0x00, 0x04, 0x00, //     v128.load align=16
-    0x20, 0x04, SIMD, 0x51, //     v128.xor $k
-    SIMD, 0x0b, 0x04, 0x00, //     v128.store align=16
+    ...xorAt(0),
     0x20, 0x02, 0x41, 0x10, 0x6a, 0x21, 0x02, //     $i += 16
     0x0c, 0x00, //     br 0
     0x0b, 0x0b, // end loop, end block

@@ -14,7 +14,7 @@ import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSourc
 import { OutgoingMessage } from "./outgoing.js";
 import { Chunk, Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
-import { FrameWriter, defaultSlab, type Slab } from "./writer.js";
+import { FrameWriter, SharedFrames, defaultSlab, type Slab } from "./writer.js";
 
 /** Which end of the connection this protocol plays. */
 export type Role = "client" | "server";
@@ -845,6 +845,21 @@ export class Protocol implements FrameSink {
     this.checkCanSend();
     if (this.sendingFragmented) (this.deferredEncoded ??= []).push(frames);
     else this.openWriter().encoded(frames);
+  }
+
+  /**
+   * Queue frames shared with other protocols that may still grow (see
+   * {@link SharedFrames}): a broadcast of several messages in one turn is
+   * queued once per connection. While a fragmented message is being sent,
+   * the frames are sealed as they are and follow that message's last frame.
+   */
+  sendShared(frames: SharedFrames): void {
+    if (!(frames instanceof SharedFrames)) throw invalidData("sendShared()", "SharedFrames", frames);
+    this.checkCanSend();
+    if (this.sendingFragmented) {
+      frames.seal();
+      (this.deferredEncoded ??= []).push(frames.bytes());
+    } else this.openWriter().sharedFrames(frames);
   }
 
   /** Queue a ping (payload at most 125 bytes). */

@@ -4,6 +4,7 @@
  * socket write) without a per-frame allocation; large server payloads are not
  * copied at all (header chunk + the caller's bytes).
  */
+import { copyPieces, joinPieces } from "./bytes.js";
 import { Opcode, headerSize, writeFrameHeader } from "./frame.js";
 import { MaskKeyPool, applyMask, sharedMaskKeys } from "./mask.js";
 
@@ -51,6 +52,85 @@ export function defaultSlab(): Slab {
   return (sharedSlab ??= new Slab());
 }
 
+/** The shared frames that may still grow (see {@link SharedFrames}); at most one at a time. */
+let openShared: SharedFrames | null = null;
+
+/** Something else was queued somewhere: the open shared frames stop growing. */
+function sealShared(): void {
+  const sealed = openShared;
+  if (sealed === null) return;
+  sealed.writers = null;
+  openShared = null;
+  sealed.onSeal?.();
+}
+
+/**
+ * Whole frames queued on many writers at once, that can keep growing while
+ * nothing else is queued anywhere: a server publishing several messages to
+ * the same subscribers in one turn appends them here once, instead of once
+ * per subscriber, and every subscriber writes the same bytes.
+ *
+ * Order stays exact because growth stops (the frames are sealed) as soon as
+ * any writer of the runtime queues anything else or hands its output over:
+ * until then, these frames are the last thing every member has queued.
+ */
+export class SharedFrames {
+  /** Writers that queued these frames, while they can still grow (null once sealed). */
+  writers: FrameWriter[] | null = [];
+  private readonly pieces: Uint8Array[];
+  private joined: Uint8Array | null = null;
+  /** Bytes of every frame so far. */
+  size: number;
+  /** Messages (appended frames) so far. */
+  messages = 1;
+
+  /**
+   * Start with `frames` (whole frames); these become the frames that can
+   * grow, sealing any others. `allocate` makes the buffer they are joined in.
+   */
+  constructor(
+    frames: Uint8Array,
+    private readonly allocate: Allocate = (size) => new Uint8Array(size),
+    /** Called once when the frames stop growing (whoever holds what growing needs can let it go). */
+    readonly onSeal?: () => void,
+  ) {
+    sealShared();
+    openShared = this;
+    this.pieces = [frames];
+    this.size = frames.length;
+  }
+
+  /** True while {@link append} may be called: nothing else was queued anywhere since. */
+  get open(): boolean {
+    return openShared === this;
+  }
+
+  /** Stop growing (a member could not take these frames as they are). */
+  seal(): void {
+    if (openShared === this) sealShared();
+  }
+
+  /** Add one more whole frame for every member; false (and nothing added) once sealed. */
+  append(frame: Uint8Array): boolean {
+    const writers = this.writers;
+    if (openShared !== this || writers === null) return false;
+    this.pieces.push(frame);
+    this.size += frame.length;
+    this.messages++;
+    const length = frame.length;
+    for (let i = 0; i < writers.length; i++) writers[i]!.queued += length;
+    return true;
+  }
+
+  /** The frames as one chunk (joined once, when first asked after sealing). */
+  bytes(): Uint8Array {
+    if (this.joined === null || this.joined.length !== this.size) this.joined = joinPieces(this.pieces, this.size, this.allocate);
+    return this.joined;
+  }
+}
+
+const NO_CHUNK = new Uint8Array(0);
+
 /**
  * Turns frames into output chunks. Client writers mask every frame with a
  * fresh key (RFC 6455 section 5.3); server writers never mask.
@@ -58,13 +138,17 @@ export function defaultSlab(): Slab {
 export class FrameWriter {
   /** Chunks taken by the next {@link take}; null when none (an idle connection holds no array). */
   private chunks: Uint8Array[] | null = null;
-  private queued = 0;
+  /** @internal Bytes queued (grown by {@link SharedFrames.append} too). */
+  queued = 0;
   /** The open region of the slab this writer is appending to, or null. */
   private region: Uint8Array | null = null;
   private regionStart = 0;
   private regionEnd = 0;
   /** Shared pre-encoded frames among the queued chunks. */
   private encodedCount = 0;
+  /** Shared frames queued, that may still grow: their place in {@link chunks}, filled by {@link take}. */
+  private shared: SharedFrames[] | null = null;
+  private sharedAt: number[] | null = null;
   private readonly keys: MaskKeyPool | null;
 
   constructor(
@@ -82,6 +166,7 @@ export class FrameWriter {
 
   /** Queue one frame. The payload is copied or, for large server frames, referenced. */
   frame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array): void {
+    if (openShared !== null) sealShared();
     const length = payload.length;
     const key = this.keys?.next();
     const size = headerSize(length, key !== undefined);
@@ -109,6 +194,7 @@ export class FrameWriter {
 
   /** Queue a text frame, encoding the string straight into the output where it can. */
   text(fin: boolean, rsv: number, opcode: number, text: string): void {
+    if (openShared !== null) sealShared();
     const masked = this.keys !== null;
     if (text.length > MEDIUM_STRING || text.length * 3 > COPY_LIMIT) {
       this.frame(fin, rsv, opcode, encoder.encode(text));
@@ -142,9 +228,25 @@ export class FrameWriter {
    * are, and {@link take} joins several into one chunk.
    */
   encoded(frames: Uint8Array): void {
+    if (openShared !== null) sealShared();
     this.queued += frames.length;
     this.encodedCount++;
     this.push(frames);
+  }
+
+  /**
+   * Queue frames shared with other writers; they may grow until sealed (see
+   * {@link SharedFrames}), and {@link take} writes them as they are then.
+   */
+  sharedFrames(frames: SharedFrames): void {
+    if (openShared !== frames && openShared !== null) sealShared();
+    this.queued += frames.size;
+    this.encodedCount++;
+    this.seal();
+    this.append(NO_CHUNK);
+    (this.shared ??= []).push(frames);
+    (this.sharedAt ??= []).push(this.chunks!.length - 1);
+    frames.writers?.push(this);
   }
 
   /** Queue a close frame (convenience for the protocol). */
@@ -154,19 +256,22 @@ export class FrameWriter {
 
   /** Everything queued so far, ready for one vectored write; the writer is emptied. */
   take(): Uint8Array[] {
+    if (openShared !== null) sealShared();
     this.seal();
     let chunks = this.chunks;
     if (chunks === null) return [];
+    const shared = this.shared;
+    if (shared !== null) {
+      const at = this.sharedAt!;
+      for (let i = 0; i < shared.length; i++) chunks[at[i]!] = shared[i]!.bytes();
+      this.shared = this.sharedAt = null;
+    }
     if (this.encodedCount > 0 && chunks.length > 1 && this.queued <= COALESCE_LIMIT) {
       // Shared frames sit between this writer's own regions: copy the turn's output into
       // one region, so the transport makes one write instead of a vectored one of many pieces.
       const at = this.claim(this.queued);
       const buf = this.slab.buffer;
-      let offset = at;
-      for (const chunk of chunks) {
-        buf.set(chunk, offset);
-        offset += chunk.length;
-      }
+      const offset = copyPieces(chunks, buf, at);
       this.region = null;
       chunks = [buf.subarray(at, offset)];
     }

@@ -31,6 +31,7 @@
  * messages is the same whichever path a message takes.
  */
 import zlib from "node:zlib";
+import { copyPieces } from "../core/bytes.js";
 import { PRIME_FROM, primeAllocator } from "./allocator.js";
 
 const { Z_NO_FLUSH, Z_SYNC_FLUSH } = zlib.constants;
@@ -408,11 +409,7 @@ export class ZlibContext {
     }
     pieces.push(out.subarray(0, outOffset));
     const output = exactResult(total);
-    let at = 0;
-    for (const piece of pieces) {
-      output.set(piece, at);
-      at += piece.length;
-    }
+    copyPieces(pieces, output);
     return { output, remaining };
   }
 
@@ -506,11 +503,7 @@ export class ZlibContext {
     }
     if (error !== null) return call.reject(error);
     const output = exactResult(call.total);
-    let at = 0;
-    for (const piece of call.pieces) {
-      output.set(piece, at);
-      at += piece.length;
-    }
+    copyPieces(call.pieces, output);
     call.resolve({ output, remaining: call.remaining });
   }
 }

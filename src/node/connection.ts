@@ -19,6 +19,7 @@ import {
   OptionTable,
   Protocol,
   Rules,
+  SharedFrames,
   UsageError,
   Utf8Validator,
   checkFragmentSize,
@@ -1010,20 +1011,28 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * @internal A published message for this connection: pre-encoded `frames`
-   * (shared with other subscribers), or null to encode `payload` here.
+   * (shared with other subscribers, possibly {@link SharedFrames} that grow
+   * with later publishes of the same turn), or null to encode `payload` here.
    * Returns whether it was queued; past the limit it is dropped (or, with
    * the "close" policy, the connection is closed), since publish cannot wait.
    */
-  deliverPublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
+  deliverPublished(frames: Uint8Array | SharedFrames | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
     if (this.info !== null || this.core.closeSent !== null) return false;
     if (this.bufferedAmount >= this.settings.backpressure.limit) {
+      // Later publishes must be checked against the limit one by one again.
+      if (frames instanceof SharedFrames) frames.seal();
       this.shedOverLimit(); // a publish cannot wait, whatever the policy
       return false;
     }
     if (this.encodesPending) {
       // A large send is being compressed off the loop: the published message goes after it.
+      let bytes = frames;
+      if (bytes instanceof SharedFrames) {
+        bytes.seal();
+        bytes = bytes.bytes();
+      }
       void this.sendOrder!.after(() => {
-        this.queuePublished(frames, opcode, payload, compress);
+        this.queuePublished(bytes, opcode, payload, compress);
         return Promise.resolve();
       });
       return true;
@@ -1031,9 +1040,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.queuePublished(frames, opcode, payload, compress);
   }
 
-  private queuePublished(frames: Uint8Array | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
+  private queuePublished(frames: Uint8Array | SharedFrames | null, opcode: number, payload: Uint8Array, compress: boolean | undefined): boolean {
     try {
-      if (frames !== null) this.core.sendEncoded(frames);
+      if (frames instanceof SharedFrames) this.core.sendShared(frames);
+      else if (frames !== null) this.core.sendEncoded(frames);
       else this.core.sendMessage(opcode, payload, { compress, fragmentSize: this.core.limits.maxFrameSize });
     } catch {
       return false; // closing meanwhile; nothing was queued
@@ -1041,6 +1051,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.counters.messagesOut++;
     this.openOutbox().touch();
     return true;
+  }
+
+  /** @internal Bytes this connection can still take before a publish would be over its limit. */
+  get publishRoom(): number {
+    return this.settings.backpressure.limit - this.bufferedAmount;
+  }
+
+  /** @internal One more message was appended to shared frames this connection has queued. */
+  countSharedMessage(): void {
+    this.counters.messagesOut++;
   }
 
   /** @internal How this connection encodes a message (see `Protocol.encodingKey`). */

@@ -5,6 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Chunk, Frame, Message, Opcode, SizeLimitError, TimeoutError } from "../core/index.js";
+import { joinPieces } from "../core/bytes.js";
 import { toChunk, type Inbox, type Item } from "./inbox.js";
 
 /** What `receive()` takes. */
@@ -72,7 +73,7 @@ export async function readMessage(inbox: Inbox, options: ReceiveOptions): Promis
     if (error instanceof TimeoutError) inbox.putBack(taken);
     throw error;
   }
-  return new Message(type!, join(pieces, size));
+  return new Message(type!, joinPieces(pieces, size));
 }
 
 /**
@@ -93,14 +94,3 @@ export async function readChunk(inbox: Inbox, options: ReceiveChunkOptions): Pro
   }
 }
 
-/** One buffer of the pieces, in order (the piece itself when there is only one). */
-function join(pieces: readonly Uint8Array[], size: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, at);
-    at += piece.length;
-  }
-  return bytes;
-}

@@ -13,6 +13,8 @@ export interface TopicListener {
 
 export class Topics {
   private readonly byTopic = new Map<string, Set<WebSocket>>();
+  /** Bumped by every subscribe and unsubscribe: a fan-out in progress knows its subscribers changed. */
+  version = 0;
   /** Set by the server when an adapter carries topics to other servers. */
   listener: TopicListener | null = null;
 
@@ -27,6 +29,7 @@ export class Topics {
       return false;
     }
     subscribers.add(ws);
+    this.version++;
     return true;
   }
 
@@ -34,6 +37,7 @@ export class Topics {
   remove(topic: string, ws: WebSocket): boolean {
     const subscribers = this.byTopic.get(topic);
     if (subscribers === undefined || !subscribers.delete(ws)) return false;
+    this.version++;
     if (subscribers.size === 0) {
       this.byTopic.delete(topic);
       this.listener?.unsubscribe(topic);

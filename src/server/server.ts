@@ -20,7 +20,6 @@ import {
   describeValue,
   formatAcceptResponse,
   buildRejectResponse,
-  encodeFrame,
   formatExtensions,
   parseUpgradeRequest,
   selectSubprotocol,
@@ -36,6 +35,7 @@ import { extensionFactories, negotiateExtensions, type CompressionOption, type E
 import type { Logger } from "../node/logger.js";
 import { messageBytes } from "../node/sending.js";
 import { CONNECTION_OPTION_RULES, connectionSettings } from "../node/settings.js";
+import { Fanout } from "./fanout.js";
 import { PendingHandshakes, resolveHandshakeTimeout, type PendingHandshake } from "./pending.js";
 import { nativeAccept } from "../node/sha1.js";
 import { Counters, type ServerStats } from "../node/stats.js";
@@ -285,6 +285,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   private readonly handshakes: PendingHandshakes;
   /** @internal Topic subscriptions of this server's connections. */
   readonly topics = new Topics();
+  private readonly fanout: Fanout;
   private readonly adapter: PubSubAdapter | null;
   private readonly logger: Logger | null;
   /** Counters of connections that have closed; live ones are added when stats are read. */
@@ -311,6 +312,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     }
     // Bad connection options fail here, not at the first connection; connections share the result.
     this.limits = connectionSettings(options).limits;
+    this.fanout = new Fanout(this.topics, this.limits.maxFrameSize);
     this.handler = handler;
     this.extensionFactories = extensionFactories(options.compression);
     this.logger = options.logger ?? null;
@@ -320,7 +322,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       const hub: AdapterHub = {
         deliverLocal: (topic, payload, binary) => {
           this.publishedCount++;
-          this.publishLocal(topic, payload, binary ? Opcode.BINARY : Opcode.TEXT, undefined, null);
+          this.fanout.deliver(topic, payload, binary ? Opcode.BINARY : Opcode.TEXT, undefined, null);
         },
         localTopics: () => this.topics.names(),
       };
@@ -635,39 +637,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     if (options !== undefined) checkOptions(options, PUBLISH_OPTIONS, "publish()");
     const { opcode, bytes } = messageBytes(data, options?.type, "publish()");
     this.publishedCount++;
-    const delivered = this.publishLocal(topic, bytes, opcode, options?.compress, options?.exclude ?? null);
+    const delivered = this.fanout.deliver(topic, bytes, opcode, options?.compress, options?.exclude ?? null);
     this.adapter?.publish(topic, bytes, opcode === Opcode.BINARY);
-    return delivered;
-  }
-
-  /** Deliver to this server's subscribers only, encoding once per set of encoding parameters. */
-  private publishLocal(topic: string, payload: Uint8Array, opcode: number, compress: boolean | undefined, exclude: WebSocket | null): number {
-    const subscribers = this.topics.subscribers(topic);
-    if (subscribers === undefined) return 0;
-    // Frames too big for one frame go through each connection's own fragmenting path.
-    const single = payload.length <= this.limits.maxFrameSize;
-    let plain: Uint8Array | null = null;
-    let encoded: Map<string, Uint8Array> | null = null;
-    let delivered = 0;
-    for (const ws of subscribers) {
-      if (ws === exclude) continue;
-      let frames: Uint8Array | null = null;
-      if (single) {
-        const key = compress === false ? "" : ws.encodingKey;
-        if (key === "") {
-          plain ??= encodeFrame(opcode, payload, { allocate: Buffer.allocUnsafe });
-          frames = plain;
-        } else if (key !== null) {
-          encoded ??= new Map();
-          frames = encoded.get(key) ?? null;
-          if (frames === null) {
-            frames = ws.encodeMessage(opcode, payload, compress);
-            encoded.set(key, frames);
-          }
-        }
-      }
-      if (ws.deliverPublished(frames, opcode, payload, compress)) delivered++;
-    }
     return delivered;
   }
 

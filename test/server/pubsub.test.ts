@@ -206,6 +206,102 @@ describe("pub/sub", () => {
     });
   });
 
+  /** Everything a client receives up to the text "end", as "text:..." / "binary:n bytes". */
+  async function receiveUntilEnd(client: WebSocket): Promise<string[]> {
+    const got: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const message = await client.receive({ timeout: 2000 });
+      got.push(message.type === "text" ? `text:${message.text}` : `binary:${message.bytes.length} bytes`);
+      if (message.type === "text" && message.text === "end") return got;
+    }
+    throw new Error("no end marker");
+  }
+
+  test("publishes of one turn share frames, and stay in order with everything else queued in that turn", async () => {
+    await withSubscribers(3, {}, async ({ server, clients, peers }) => {
+      const [a, b, c] = peers as [WebSocket, WebSocket, WebSocket];
+      for (const peer of [a, b]) peer.subscribe("t");
+      b.subscribe("u");
+      const out0 = a.stats.messagesOut;
+      const buffered0 = a.bufferedAmount;
+      assert.equal(server.wss.publish("t", "1"), 2);
+      assert.equal(server.wss.publish("t", "2"), 2);
+      // Counted and buffered at once, as a publish made on its own would be.
+      assert.equal(a.stats.messagesOut, out0 + 2);
+      assert.equal(a.bufferedAmount, buffered0 + 6);
+      void b.send("direct to b"); // queued between two publishes: b must get it between them
+      assert.equal(server.wss.publish("t", "3"), 2);
+      assert.equal(server.wss.publish("u", "u1"), 1); // another topic in between
+      assert.equal(server.wss.publish("t", "4"), 2);
+      c.subscribe("t"); // joins in the middle of the turn: gets what comes after only
+      assert.equal(server.wss.publish("t", "5"), 3);
+      a.unsubscribe("t"); // leaves in the middle of the turn
+      assert.equal(server.wss.publish("t", "6"), 2);
+      assert.equal(server.wss.publish("t", "7", { exclude: b }), 1);
+      assert.equal(server.wss.publish("t", "8"), 2);
+      for (const peer of peers) void peer.send("end");
+      assert.deepEqual(await receiveUntilEnd(clients[0]!), ["text:1", "text:2", "text:3", "text:4", "text:5", "text:end"]);
+      assert.deepEqual(await receiveUntilEnd(clients[1]!), [
+        "text:1",
+        "text:2",
+        "text:direct to b",
+        "text:3",
+        "text:u1",
+        "text:4",
+        "text:5",
+        "text:6",
+        "text:8",
+        "text:end",
+      ]);
+      assert.deepEqual(await receiveUntilEnd(clients[2]!), ["text:5", "text:6", "text:7", "text:8", "text:end"]);
+      assert.equal(a.stats.messagesOut, out0 + 6);
+    });
+  });
+
+  test("publishes of one turn that share frames drop exactly where publishes one by one would (drop policy)", async () => {
+    // 64-byte payloads: 66-byte frames. Under a 1,000-byte limit a subscriber takes
+    // messages while less than 1,000 bytes wait: 16 of them (15 × 66 = 990), then drops.
+    const server: ServerOptions = { maxBackpressure: 1000, backpressure: "drop" };
+    await withSubscribers(2, { server }, async ({ server, clients, peers }) => {
+      const [tight, roomy] = peers as [WebSocket, WebSocket];
+      tight.subscribe("t");
+      roomy.subscribe("t");
+      void roomy.send(new Uint8Array(400)); // less room on this one: it should drop earlier
+      const delivered: number[] = [];
+      for (let i = 0; i < 30; i++) delivered.push(server.wss.publish("t", new Uint8Array(64)));
+      // roomy starts with a 404-byte frame waiting: it takes 10 (404 + 9 × 66 = 998), tight 16.
+      assert.deepEqual(delivered, [...Array(10).fill(2), ...Array(6).fill(1), ...Array(14).fill(0)]);
+      assert.equal(tight.stats.dropped, 14);
+      assert.equal(roomy.stats.dropped, 20);
+      // Past the limit a send is dropped too: the end marker goes once the queue has drained.
+      await eventually(() => peers.every((peer) => peer.bufferedAmount === 0), "the queues drained");
+      for (const peer of peers) void peer.send("end");
+      const tightGot = await receiveUntilEnd(clients[0]!);
+      assert.deepEqual(tightGot, [...Array(16).fill("binary:64 bytes"), "text:end"]);
+      const roomyGot = await receiveUntilEnd(clients[1]!);
+      assert.deepEqual(roomyGot, ["binary:400 bytes", ...Array(10).fill("binary:64 bytes"), "text:end"]);
+    });
+  });
+
+  test("shared frames of one turn reach compressed and plain subscribers alike, in order", async () => {
+    const server: ServerOptions = { compression: { serverNoContextTakeover: true, threshold: 0 } };
+    await withSubscribers(2, { server }, async ({ server: s, clients, peers }) => {
+      // One plain client (no compression offered) and one compressed.
+      const accepted = new Accepted(s.wss);
+      const plain = await connect(s.url("/"), { compression: false });
+      try {
+        const plainPeer = (await accepted.next()).ws;
+        for (const peer of [...peers, plainPeer]) peer.subscribe("t");
+        for (let i = 0; i < 20; i++) s.wss.publish("t", `m${i}`);
+        for (const peer of [...peers, plainPeer]) void peer.send("end");
+        const expected = [...Array.from({ length: 20 }, (_, i) => `text:m${i}`), "text:end"];
+        for (const client of [...clients, plain]) assert.deepEqual(await receiveUntilEnd(client), expected);
+      } finally {
+        plain.terminate();
+      }
+    });
+  });
+
   test("compressed once for subscribers that share no-context-takeover parameters; correct for all others", async () => {
     const server: ServerOptions = { compression: { serverNoContextTakeover: true, threshold: 0 } };
     await withSubscribers(6, { server, client: { compression: true } }, async ({ server: test, peers }) => {
