@@ -27,6 +27,11 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
  */
 export type WebSocketOptions = Omit<ConnectOptions, FacadeOption | "protocols" | "signal">;
 
+/** Strings up to this many characters are measured (in UTF-8) only if `bufferedAmount` is read while they wait. */
+const LAZY_SIZE_LIMIT = 1024;
+/** Written entries at the head of `#sizes` past which it is compacted, if they are at least half of it. */
+const COMPACT_FROM = 1024;
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -101,8 +106,9 @@ export class WebSocket extends EventTarget {
    */
   #sizes: (number | string)[] = [];
   #sizesHead = 0;
-  /** Strings in `#sizes` not yet counted in `#buffered`. */
+  /** Strings in `#sizes` not yet counted in `#buffered`, none before index `#firstUnmeasured`. */
   #unmeasured = 0;
+  #firstUnmeasured = 0;
   /** Messages the connection has reported written (its `stats.messagesOut` at that write). */
   #writtenMessages = 0;
   /** Sends (and a close) waiting behind a Blob being read, in order; null when none is. */
@@ -230,9 +236,9 @@ export class WebSocket extends EventTarget {
       return;
     }
     const payload = payloadOf(data);
-    if (typeof payload === "string" && this.#held === null && this.#canSend()) {
-      // Most pages never read bufferedAmount: a string's UTF-8 size is found when one does.
-      this.#unmeasured++;
+    if (typeof payload === "string" && payload.length <= LAZY_SIZE_LIMIT && this.#held === null && this.#canSend()) {
+      // Most pages never read bufferedAmount: a short string's UTF-8 size is found when one does.
+      if (this.#unmeasured++ === 0) this.#firstUnmeasured = this.#sizes.length;
       this.#transmit(payload, payload);
       return;
     }
@@ -342,6 +348,11 @@ export class WebSocket extends EventTarget {
     if (head === sizes.length) {
       sizes.length = 0;
       head = 0;
+    } else if (head >= COMPACT_FROM && head * 2 >= sizes.length) {
+      // A queue that never empties (steady backpressure) drops what was written now and then.
+      sizes.splice(0, head);
+      this.#firstUnmeasured = 0;
+      head = 0;
     }
     this.#sizesHead = head;
   };
@@ -349,7 +360,8 @@ export class WebSocket extends EventTarget {
   /** Count the strings still waiting to be written in `#buffered`. */
   #measure(): void {
     const sizes = this.#sizes;
-    for (let i = this.#sizesHead; i < sizes.length; i++) {
+    // From the first string on: a page that reads bufferedAmount after every send measures each once.
+    for (let i = Math.max(this.#sizesHead, this.#firstUnmeasured); i < sizes.length; i++) {
       const size = sizes[i]!;
       if (typeof size === "string") {
         const bytes = payloadSize(size);

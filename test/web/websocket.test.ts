@@ -180,16 +180,33 @@ describe("wsx/web WebSocket on Node", () => {
       const ws = new WebSocket(url);
       await opened(ws);
       const MiB = 1024 * 1024;
-      const text = "é".repeat(MiB / 2); // 1 MiB of UTF-8, half as many characters
-      for (let i = 0; i < 48; i++) {
-        ws.send(text); // bufferedAmount is not read while sending
+      const SIZE = 2048;
+      const short = "é".repeat(SIZE / 2); // 2 KiB of UTF-8, half as many characters
+      ws.send("é".repeat(MiB / 2)); // a long string too: 1 MiB, 512 short ones' worth
+      for (let turn = 0; turn < 48; turn++) {
+        for (let i = 0; i < 512; i++) ws.send(short); // bufferedAmount is not read while sending
         await tick();
       }
+      const total = 49 * MiB;
       const stalled = ws.bufferedAmount;
-      assert.ok(stalled > 16 * MiB && stalled <= 48 * MiB, `bufferedAmount ${stalled} while the server does not read`);
-      assert.equal(stalled % MiB, 0, "counted in whole messages of UTF-8 bytes");
+      assert.ok(stalled > 16 * MiB && stalled <= total, `bufferedAmount ${stalled} while the server does not read`);
+      assert.equal(stalled % SIZE, 0, "counted in whole messages of UTF-8 bytes");
+      // While the queue drains (and the facade drops written entries now and then), a string
+      // sent and then read adds exactly its UTF-8 size: nothing is written in between.
+      const probe = "€".repeat(100); // 300 bytes
+      const added: number[] = [];
+      const sample = setInterval(() => {
+        const before = ws.bufferedAmount;
+        ws.send(probe);
+        added.push(ws.bufferedAmount - before);
+      }, 1);
       release();
       await eventually(() => ws.bufferedAmount === 0, "bufferedAmount drains to 0", 500, 20);
+      clearInterval(sample);
+      await tick();
+      await eventually(() => ws.bufferedAmount === 0, "the last probes written", 500, 20);
+      assert.ok(added.length > 0);
+      assert.deepEqual(new Set(added), new Set([300]));
       ws.close();
       await closed(ws);
     });
