@@ -43,9 +43,6 @@ export function payloadSize(payload: string | Uint8Array): number {
 export function ownArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   const buffer = bytes.buffer;
   if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) return buffer;
-  // Straight into a new ArrayBuffer: `bytes.slice().buffer` would first make a small array
-  // on V8's heap, then move it out to a backing store of its own (two copies).
-  const copy = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(copy).set(bytes);
-  return copy;
+  // Measured against new ArrayBuffer + set and ArrayBuffer#slice: this was the cheapest.
+  return bytes.slice().buffer;
 }
