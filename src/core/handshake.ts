@@ -6,6 +6,7 @@
  * with; misuse by the caller is a {@link UsageError}.
  */
 
+import { equalsIgnoringAsciiCase, isAscii } from "./ascii.js";
 import { base64Length, encodeBase64 } from "./base64.js";
 import { HandshakeError, UsageError, type HandshakeErrorCode } from "./errors.js";
 import {
@@ -323,7 +324,10 @@ function countHeader(head: HttpHead, lowerName: string): number {
   const fields = head.rawHeaders;
   for (let i = 0; i < fields.length; i++) {
     const name = fields[i]![0];
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+    if (name.length !== lowerName.length) continue;
+    // Names are ASCII tokens (the parser and node:http check it): compared without a lower-cased copy.
+    // A head built by hand may hold other characters: those are lower-cased as before.
+    if (equalsIgnoringAsciiCase(name, 0, lowerName) || (!isAscii(name) && name.toLowerCase() === lowerName)) count++;
   }
   return count;
 }

@@ -7,6 +7,7 @@
  * rejected rather than guessed at.
  */
 
+import { equalsIgnoringAsciiCase } from "./ascii.js";
 import { HandshakeError, UsageError } from "./errors.js";
 
 /** Caps on an HTTP head so a peer cannot make the parser buffer without bound. */
@@ -65,6 +66,76 @@ export function isToken(text: string): boolean {
 
 function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
+}
+
+/** Strings grouped by length, for {@link common}. */
+function byLength(strings: readonly string[]): ReadonlyArray<readonly string[] | undefined> {
+  const table: string[][] = [];
+  for (const text of strings) (table[text.length] ??= []).push(text);
+  return table;
+}
+
+/** Header names nearly every handshake sends, lower-case (the keys of {@link HttpHead.headers}). */
+const LOWER_NAMES = [
+  "host",
+  "upgrade",
+  "connection",
+  "origin",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "user-agent",
+  "cookie",
+  "authorization",
+  "accept-encoding",
+  "accept-language",
+  "cache-control",
+  "pragma",
+];
+const LOWER_BY_LENGTH = byLength(LOWER_NAMES);
+/** The same names as browsers and most clients spell them, and lower-case (as HTTP/2-minded clients do). */
+const NAMES_AS_SENT = byLength([
+  ...LOWER_NAMES,
+  "Host",
+  "Upgrade",
+  "Connection",
+  "Origin",
+  "Sec-WebSocket-Key",
+  "Sec-WebSocket-Version",
+  "Sec-WebSocket-Protocol",
+  "Sec-WebSocket-Extensions",
+  "User-Agent",
+  "Cookie",
+  "Authorization",
+  "Accept-Encoding",
+  "Accept-Language",
+  "Cache-Control",
+  "Pragma",
+]);
+/** Values of Upgrade, Connection and Sec-WebSocket-Version in nearly every handshake. */
+const COMMON_VALUES = byLength(["websocket", "Upgrade", "upgrade", "13"]);
+
+/**
+ * `text[from, to)`: one of `strings` when it is exactly that (no new string
+ * for what nearly every head contains), else a slice.
+ */
+function common(text: string, from: number, to: number, strings: ReadonlyArray<readonly string[] | undefined>): string {
+  const candidates = strings[to - from];
+  if (candidates !== undefined) {
+    for (const candidate of candidates) if (text.startsWith(candidate, from)) return candidate;
+  }
+  return text.slice(from, to);
+}
+
+/** `name` (a token: ASCII only) in lower case, allocating nothing for the common names. */
+function lowerCaseName(name: string): string {
+  const candidates = LOWER_BY_LENGTH[name.length];
+  if (candidates !== undefined) {
+    for (const candidate of candidates) if (equalsIgnoringAsciiCase(name, 0, candidate)) return candidate;
+  }
+  // toLowerCase returns the string itself when nothing changes.
+  return name.toLowerCase();
 }
 
 /** Trims only SP and HTAB: `String.prototype.trim` would also eat 0xA0 and friends. */
@@ -166,7 +237,7 @@ function parseFieldLine(text: string, start: number, end: number): [string, stri
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in header value");
   }
-  return [text.slice(start, colon), text.slice(from, to)];
+  return [common(text, start, colon, NAMES_AS_SENT), common(text, from, to, COMMON_VALUES)];
 }
 
 function checkLimit(value: number, name: string): number {
@@ -232,7 +303,21 @@ export class HttpHeadParser {
     const room = this.#maxBytes - this.#length;
     let end = -1;
     let i = 0;
+    // Below this index an ordinary byte cannot make the head too large (see the check at the end of the loop).
+    const ordinaryEnd = Math.min(chunk.length, room - 1);
     for (; i < chunk.length; i++) {
+      if (!afterCR) {
+        // Most bytes are neither CR nor LF: for those only the bits and the line length change.
+        const start = i;
+        while (i < ordinaryEnd) {
+          const c = chunk[i]!;
+          if (c === CR || c === LF) break;
+          bits |= c;
+          i++;
+        }
+        lineLength += i - start;
+        if (i === chunk.length) break;
+      }
       const c = chunk[i]!;
       bits |= c;
       if (afterCR) {
@@ -302,14 +387,14 @@ export class HttpHeadParser {
     const fieldsEnd = text.length - 2;
     let end = text.indexOf("\r\n");
     const startLine = this.#kind === "request" ? parseRequestLine(text, end) : parseStatusLine(text.slice(0, end));
-    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    // No prototype, yet fast properties: Object.create(null) would make a dictionary (larger, slower to fill).
+    const headers = Object.setPrototypeOf({}, null) as Record<string, string>;
     const rawHeaders: Array<[string, string]> = [];
     for (let start = end + 2; start < fieldsEnd; start = end + 2) {
       end = text.indexOf("\r\n", start);
       const field = parseFieldLine(text, start, end);
       rawHeaders.push(field);
-      // toLowerCase returns the string itself when nothing changes.
-      const key = field[0].toLowerCase();
+      const key = lowerCaseName(field[0]);
       const previous = headers[key];
       headers[key] = previous === undefined ? field[1] : `${previous}, ${field[1]}`;
     }
@@ -349,18 +434,6 @@ export function hasToken(value: string | undefined, token: string): boolean {
     start = end + 1;
   }
   return false;
-}
-
-/** Whether `text` at `from` holds `other`, ASCII letters compared without case. */
-function equalsIgnoringAsciiCase(text: string, from: number, other: string): boolean {
-  for (let i = 0; i < other.length; i++) {
-    let a = text.charCodeAt(from + i);
-    let b = other.charCodeAt(i);
-    if (a >= 0x41 && a <= 0x5a) a += 0x20;
-    if (b >= 0x41 && b <= 0x5a) b += 0x20;
-    if (a !== b) return false;
-  }
-  return true;
 }
 
 /**
@@ -508,6 +581,7 @@ function formatValue(text: string): string {
  * names that are not tokens or values no header can carry.
  */
 export function formatExtensions(list: readonly ExtensionOffer[]): string {
+  if (list.length === 0) return ""; // every connection without an extension: no array, no join
   return list
     .map((extension) => {
       if (!isToken(extension.name)) throw new UsageError("INVALID_EXTENSION", "extension name is not a token");

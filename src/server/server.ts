@@ -569,8 +569,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.handshakes.end(socket, handshake);
     if (socket.destroyed) return;
     socket.write(response, "latin1");
+    // The connection handles errors from now on. Removed first: a second listener would turn the
+    // socket's one-function slot into an array, and removing the first one would shift it back.
+    socket.removeListener("error", destroySocket);
     const ws = new WebSocket(socket, "server", { protocol, extensions: formatExtensions(agreed.responses), negotiated: agreed.extensions, head: rest }, this.options);
-    socket.removeListener("error", destroySocket); // the connection handles errors now
     if (socket.isPaused()) socket.resume();
     this.adopt(ws, request, callbacks);
   }

@@ -401,6 +401,17 @@ describe("parseUpgradeRequest", () => {
 
   test("RFC 6455 4.2.1: exactly one Sec-WebSocket-Key header", () => {
     expectError(() => parseUpgradeRequest(requestWith(`Sec-WebSocket-Key: ${SAMPLE_KEY}`)), "INVALID_KEY", 400);
+    // Spelt in any ASCII case, the second one counts too.
+    expectError(() => parseUpgradeRequest(requestWith(`SEC-websocket-KEY: ${SAMPLE_KEY}`)), "INVALID_KEY", 400);
+  });
+
+  test("a head built by hand: names are counted as toLowerCase sees them, beyond ASCII too", () => {
+    const head = upgradeHead();
+    // U+212A KELVIN SIGN lower-cases to "k": a name no parser lets through, but a caller may build one.
+    const kelvin: HttpHead = { ...head, rawHeaders: [...head.rawHeaders, ["Sec-WebSocket-\u212Aey", SAMPLE_KEY]] };
+    expectError(() => parseUpgradeRequest(kelvin), "INVALID_KEY", 400);
+    const hostTwice: HttpHead = { ...head, rawHeaders: [...head.rawHeaders, ["HOST", "b"]] };
+    expectError(() => parseUpgradeRequest(hostTwice), "INVALID_HOST", 400);
   });
 
   test("RFC 6455 4.2.1: invalid subprotocol lists get 400", () => {

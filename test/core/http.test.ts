@@ -85,6 +85,21 @@ describe("HttpHeadParser", () => {
     ]);
   });
 
+  test("names and values keep the case they were sent in; the keys of headers are lower-case", () => {
+    const spellings = ["Upgrade", "UPGRADE", "upgrade", "uPgRaDe"];
+    for (const name of spellings) {
+      const head = parse("request", `GET / HTTP/1.1\r\n${name}: WebSocket\r\nSec-WebSocket-Version: 13\r\nconnection: upgrade\r\nX-Upgrade: websocket\r\n\r\n`);
+      assert.deepEqual(head.rawHeaders, [
+        [name, "WebSocket"],
+        ["Sec-WebSocket-Version", "13"],
+        ["connection", "upgrade"],
+        ["X-Upgrade", "websocket"],
+      ]);
+      assert.deepEqual({ ...head.headers }, { upgrade: "WebSocket", "sec-websocket-version": "13", connection: "upgrade", "x-upgrade": "websocket" });
+      assert.equal(Object.getPrototypeOf(head.headers), null);
+    }
+  });
+
   test("RFC 9112 4: parses a status line, with and without a reason", () => {
     assert.deepEqual(parse("response", "HTTP/1.1 101 Switching Protocols\r\n\r\n").startLine, [
       "HTTP/1.1",
