@@ -1,10 +1,11 @@
 /**
  * The echo traffic of the client benchmark on any WHATWG WebSocket
  * constructor: `connections` sockets, each keeping `window` messages in
- * flight, one new send per message received (binaryType "arraybuffer").
+ * flight, one new send per message received (binaryType "arraybuffer";
+ * text messages when the run asks for them, which arrive decoded).
  */
 import { performance } from "node:perf_hooks";
-import { serveCommands } from "../lib/control.js";
+import { serveCommands, type RunCommand } from "../lib/control.js";
 
 /** The part of the standard WebSocket constructor the benchmark uses. */
 export type StandardWebSocket = new (url: string) => {
@@ -13,7 +14,7 @@ export type StandardWebSocket = new (url: string) => {
   onopen: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   onerror: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   onmessage: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  send(data: Uint8Array): void;
+  send(data: string | Uint8Array): void;
 };
 
 async function openStandard(
@@ -21,7 +22,7 @@ async function openStandard(
   url: string,
   connections: number,
   window: number,
-  payload: Uint8Array,
+  payload: string | Uint8Array,
   received: () => void,
 ): Promise<number> {
   const sockets = [];
@@ -51,8 +52,9 @@ export function serveStandardClient(WebSocket: StandardWebSocket): void {
   serveCommands(async (command) => {
     switch (command.cmd) {
       case "run": {
-        const { url, connections, window, size } = command as unknown as { url: string; connections: number; window: number; size: number };
-        const connected = await openStandard(WebSocket, url, connections, window, new Uint8Array(size).fill(0x61), () => messages++);
+        const { url, connections, window, size, text } = command as unknown as RunCommand;
+        const payload = text ? "a".repeat(size) : new Uint8Array(size).fill(0x61);
+        const connected = await openStandard(WebSocket, url, connections, window, payload, () => messages++);
         return { connected };
       }
       case "mark":

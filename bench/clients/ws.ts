@@ -1,11 +1,11 @@
 /**
  * `ws` client under test, same traffic as clients/wsx.ts: `run` opens
- * `connections` connections, each keeping `window` binary messages of
- * `size` bytes in flight; `mark` reports the echo count.
+ * `connections` connections, each keeping `window` messages of `size`
+ * bytes in flight (text when `text` is set); `mark` reports the echo count.
  */
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "ws";
-import { serveCommands } from "../lib/control.js";
+import { serveCommands, type RunCommand } from "../lib/control.js";
 
 let messages = 0;
 
@@ -20,14 +20,16 @@ function open(url: string): Promise<WebSocket> {
 serveCommands(async (command) => {
   switch (command.cmd) {
     case "run": {
-      const { url, connections, window, size } = command as unknown as { url: string; connections: number; window: number; size: number };
-      const payload = Buffer.alloc(size, 0x61);
+      const { url, connections, window, size, text } = command as unknown as RunCommand;
+      const payload = text ? "a".repeat(size) : Buffer.alloc(size, 0x61);
       const sockets: WebSocket[] = [];
       for (let c = 0; c < connections; c++) sockets.push(await open(url));
       for (const ws of sockets) {
         ws.on("error", () => undefined);
-        ws.on("message", () => {
+        ws.on("message", (data: Buffer) => {
           messages++;
+          // Text is decoded, as the standard WebSocket clients hand it over: a string.
+          if (text) data.toString();
           ws.send(payload);
         });
         for (let k = 0; k < window; k++) ws.send(payload);

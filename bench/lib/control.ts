@@ -10,6 +10,16 @@ import { createInterface } from "node:readline";
 export type Command = { id?: number; cmd: string; [key: string]: unknown };
 export type CommandHandler = (command: Command) => unknown;
 
+/** The `run` command of a client process (bench/clients/): the echo traffic to keep up. */
+export interface RunCommand {
+  url: string;
+  connections: number;
+  window: number;
+  size: number;
+  /** Text messages of `size` characters instead of binary ones. */
+  text: boolean;
+}
+
 /** Write one JSON line on stdout. */
 export function emit(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -4,7 +4,7 @@
  * client CPU µs per message. The libraries: wsx's own API, wsx/web (the
  * WHATWG WebSocket on wsx), ws, and Node's WebSocket (undici).
  * {@link clientScenario} makes the same comparison for other traffic
- * (`client-large`).
+ * (`client-large`, `client-text`).
  */
 import { join } from "node:path";
 import { CLIENT_NAMES, envWith, type Bench, type Running, type Scenario } from "../lib/bench.js";
@@ -23,12 +23,16 @@ interface ClientResult {
   otherCpu: number;
 }
 
-/** The traffic a client scenario runs; `perMiB` reports per MiB received instead of per message. */
+/**
+ * The traffic a client scenario runs; `perMiB` reports per MiB received
+ * instead of per message; `text` sends strings (binary otherwise).
+ */
 export interface ClientLoad {
   connections: number;
   window: number;
   size: number;
   perMiB: boolean;
+  text?: boolean;
 }
 
 const LOAD: ClientLoad = { connections: 10, window: 64, size: 32, perMiB: false };
@@ -45,8 +49,8 @@ async function runClient(bench: Bench, library: Library, server: Running, load: 
     ...bench.pinDriver(),
   });
   try {
-    const { connections, window, size } = load;
-    await client.request("run", { url: `ws://127.0.0.1:${server.port}/echo`, connections, window, size }, 30_000);
+    const { connections, window, size, text = false } = load;
+    await client.request("run", { url: `ws://127.0.0.1:${server.port}/echo`, connections, window, size, text }, 30_000);
     await sleep(bench.options.warmupMs);
     const pids = [client.pid, server.child.pid];
     const s0 = sample(pids);
@@ -111,7 +115,7 @@ export function clientScenario(name: string, load: ClientLoad): Scenario {
         }
       }
       const ratios = ratioLines(rows, ["cpuPerUnit", "throughput", "rssMiB"], [
-        { a: "wsx → wsx", b: "ws → wsx", targets: load.perMiB ? {} : { cpuPerUnit: 0.3 } },
+        { a: "wsx → wsx", b: "ws → wsx", targets: load.perMiB || load.text === true ? {} : { cpuPerUnit: 0.3 } },
         { a: "wsx → ws", b: "ws → ws" },
         { a: "wsx → bun", b: "ws → bun" },
         // What the browser API costs over wsx's own, and against the other standard WebSocket.
@@ -123,7 +127,7 @@ export function clientScenario(name: string, load: ClientLoad): Scenario {
         name,
         description:
           `client libraries (wsx, wsx/web, ws, Node's WebSocket = undici) against one server process (wsx, ws, then bun): ${load.connections} connections × ${load.window} in flight, ` +
-          `${load.perMiB ? `${fmt(load.size / MiB)} MiB` : `${load.size}-byte`} binary; client CPU µs per ${load.perMiB ? "MiB received" : "message"}`,
+          `${load.perMiB ? `${fmt(load.size / MiB)} MiB` : `${load.size}-byte`} ${load.text === true ? "text" : "binary"}; client CPU µs per ${load.perMiB ? "MiB received" : "message"}`,
         firstColumn: "client → server",
         rows,
         ratios,

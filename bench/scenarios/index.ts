@@ -11,6 +11,7 @@ export const SCENARIO_NAMES = [
   "large",
   "idle",
   "client",
+  "client-text",
   "client-large",
   "broadcast",
   "slow-consumers",

@@ -9,7 +9,7 @@ import type { Message } from "../core/index.js";
 import type { CloseInfo, WebSocket as Connection } from "../node/index.js";
 import { checkCloseCode, checkCloseReason, closeFrameCode } from "./close.js";
 import { ownArrayBuffer, payloadOf, payloadSize, type BufferSource } from "./data.js";
-import { CloseEvent, EventHandlers, type EventHandler } from "./events.js";
+import { CloseEvent, EventHandlers, WebSocketMessageEvent, type EventHandler } from "./events.js";
 import { establish, facadeOptions, type FacadeOption } from "./establish.js";
 import { checkProtocols, webSocketURL } from "./url.js";
 import { clampUnsignedShort, domException, toDOMString, toStringList } from "./webidl.js";
@@ -26,6 +26,11 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
  * `UNKNOWN_OPTION` rather than silently overridden.
  */
 export type WebSocketOptions = Omit<ConnectOptions, FacadeOption | "protocols" | "signal">;
+
+/** Strings up to this many characters are measured (in UTF-8) only if `bufferedAmount` is read while they wait. */
+const LAZY_SIZE_LIMIT = 1024;
+/** Written entries at the head of `#sizes` past which it is compacted, if they are at least half of it. */
+const COMPACT_FROM = 1024;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -89,11 +94,21 @@ export class WebSocket extends EventTarget {
   #extensions = "";
   #binaryType: BinaryType = "blob";
   #handlers: EventHandlers | null = null;
-  /** Application bytes given to send() and not yet written (never reset, as the standard says). */
+  /**
+   * Application bytes given to send() and not yet written (never reset, as
+   * the standard says), except strings still in `#sizes` (see `#unmeasured`).
+   */
   #buffered = 0;
-  /** Sizes of the messages handed to the connection and not yet written, oldest at `#sizesHead`. */
-  #sizes: number[] = [];
+  /**
+   * The messages handed to the connection and not yet written, oldest at
+   * `#sizesHead`: a size counted in `#buffered`, or a string whose UTF-8
+   * size is worked out only if `bufferedAmount` is read before it is written.
+   */
+  #sizes: (number | string)[] = [];
   #sizesHead = 0;
+  /** Strings in `#sizes` not yet counted in `#buffered`, none before index `#firstUnmeasured`. */
+  #unmeasured = 0;
+  #firstUnmeasured = 0;
   /** Messages the connection has reported written (its `stats.messagesOut` at that write). */
   #writtenMessages = 0;
   /** Sends (and a close) waiting behind a Blob being read, in order; null when none is. */
@@ -141,6 +156,7 @@ export class WebSocket extends EventTarget {
 
   /** Bytes of application data given to `send()` and not yet handed to the network. */
   get bufferedAmount(): number {
+    if (this.#unmeasured > 0) this.#measure();
     return this.#buffered;
   }
 
@@ -220,6 +236,12 @@ export class WebSocket extends EventTarget {
       return;
     }
     const payload = payloadOf(data);
+    if (typeof payload === "string" && payload.length <= LAZY_SIZE_LIMIT && this.#held === null && this.#canSend()) {
+      // Most pages never read bufferedAmount: a short string's UTF-8 size is found when one does.
+      if (this.#unmeasured++ === 0) this.#firstUnmeasured = this.#sizes.length;
+      this.#transmit(payload, payload);
+      return;
+    }
     const size = payloadSize(payload);
     this.#buffered += size;
     if (!this.#canSend()) return;
@@ -299,7 +321,7 @@ export class WebSocket extends EventTarget {
       else data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
     this.#delivering = true;
-    this.dispatchEvent(new MessageEvent("message", { data, origin: this.#origin }));
+    this.dispatchEvent(new WebSocketMessageEvent(data, this.#origin));
     this.#delivering = false;
   };
 
@@ -317,24 +339,46 @@ export class WebSocket extends EventTarget {
     let head = this.#sizesHead;
     let written = this.#writtenMessages;
     while (written < messagesOut && head < sizes.length) {
-      this.#buffered -= sizes[head++]!;
+      const size = sizes[head++]!;
+      if (typeof size === "number") this.#buffered -= size;
+      else this.#unmeasured--;
       written++;
     }
     this.#writtenMessages = written;
     if (head === sizes.length) {
       sizes.length = 0;
       head = 0;
+    } else if (head >= COMPACT_FROM && head * 2 >= sizes.length) {
+      // A queue that never empties (steady backpressure) drops what was written now and then.
+      sizes.splice(0, head);
+      this.#firstUnmeasured = 0;
+      head = 0;
     }
     this.#sizesHead = head;
   };
+
+  /** Count the strings still waiting to be written in `#buffered`. */
+  #measure(): void {
+    const sizes = this.#sizes;
+    // From the first string on: a page that reads bufferedAmount after every send measures each once.
+    for (let i = Math.max(this.#sizesHead, this.#firstUnmeasured); i < sizes.length; i++) {
+      const size = sizes[i]!;
+      if (typeof size === "string") {
+        const bytes = payloadSize(size);
+        sizes[i] = bytes;
+        this.#buffered += bytes;
+      }
+    }
+    this.#unmeasured = 0;
+  }
 
   /** Whether data given to send() now goes out: open, and no closing handshake begun. */
   #canSend(): boolean {
     return this.#state === OPEN && this.#connection!.readyState === "open";
   }
 
-  /** Hand one message to the connection, counting its size until it is written. */
-  #transmit(payload: string | Uint8Array, size: number): void {
+  /** Hand one message to the connection; `size` (see `#sizes`) is taken off once it is written. */
+  #transmit(payload: string | Uint8Array, size: number | string): void {
     const connection = this.#connection!;
     this.#sizes.push(size);
     if (typeof payload !== "string" && connection.extensions !== "") payload = payload.slice();

@@ -31,6 +31,19 @@ const echo = async (ws: import("../../src/index.js").WebSocket): Promise<void> =
   for await (const message of ws) await ws.send(message);
 };
 
+/**
+ * A wsx server that reads nothing (receiveQueue 1: TCP pushes back on the
+ * client) until `release()` is called, then echoes.
+ */
+async function withStalledServer(body: (url: string, release: () => void) => Promise<void>): Promise<void> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, (server) => body(server.url(), release), async (ws) => {
+    await released;
+    await echo(ws);
+  });
+}
+
 describe("wsx/web WebSocket on Node", () => {
   test("relative URLs are a SyntaxError: Node has no document, so no base URL", () => {
     for (const url of ["/chat", "chat", "//127.0.0.1/chat", ""]) {
@@ -101,11 +114,8 @@ describe("wsx/web WebSocket on Node", () => {
   });
 
   test("bufferedAmount counts what the socket has not taken, and falls as it takes it", { timeout: 30_000 }, async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    // receiveQueue 1: the server stops reading (and TCP pushes back) until the test releases it.
-    await withServer("standalone", { receiveQueue: 1, maxMessageSize: 2 * 1024 * 1024 }, async (server) => {
-      const ws = new WebSocket(server.url());
+    await withStalledServer(async (url, release) => {
+      const ws = new WebSocket(url);
       await opened(ws);
       const MiB = 1024 * 1024;
       const chunk = new Uint8Array(MiB);
@@ -135,9 +145,70 @@ describe("wsx/web WebSocket on Node", () => {
       assert.ok(between.length > 0, "bufferedAmount fell step by step, not all at once");
       ws.close();
       await closed(ws);
-    }, async (ws) => {
-      await released;
-      await echo(ws);
+    });
+  });
+
+  test("bufferedAmount counts strings in UTF-8 bytes whenever it is read, and falls to 0 once they are written", async () => {
+    await withServer("standalone", {}, async (server) => {
+      const ws = new WebSocket(server.url());
+      await opened(ws);
+      let received = 0;
+      ws.onmessage = () => received++;
+      // Nothing is written before this turn ends: everything sent in it is counted.
+      ws.send("é".repeat(1000));
+      ws.send(new Uint8Array(10));
+      ws.send("✓".repeat(1000));
+      assert.equal(ws.bufferedAmount, 2000 + 10 + 3000);
+      // Strings sent while bufferedAmount is not read, written, then read.
+      for (let i = 0; i < 5; i++) ws.send("ü€".repeat(100));
+      await eventually(() => received === 8, "the echoes", 500, 10);
+      assert.equal(ws.bufferedAmount, 0);
+      // Sent, read before written, then written.
+      ws.send("€");
+      assert.equal(ws.bufferedAmount, 3);
+      await eventually(() => received === 9, "the last echo", 500, 10);
+      assert.equal(ws.bufferedAmount, 0);
+      ws.close();
+      ws.send("ü");
+      assert.equal(ws.bufferedAmount, 2);
+      await closed(ws);
+    }, echo);
+  });
+
+  test("bufferedAmount for strings still unwritten under backpressure: whole messages of UTF-8 bytes", { timeout: 30_000 }, async () => {
+    await withStalledServer(async (url, release) => {
+      const ws = new WebSocket(url);
+      await opened(ws);
+      const MiB = 1024 * 1024;
+      const SIZE = 2048;
+      const short = "é".repeat(SIZE / 2); // 2 KiB of UTF-8, half as many characters
+      ws.send("é".repeat(MiB / 2)); // a long string too: 1 MiB, 512 short ones' worth
+      for (let turn = 0; turn < 48; turn++) {
+        for (let i = 0; i < 512; i++) ws.send(short); // bufferedAmount is not read while sending
+        await tick();
+      }
+      const total = 49 * MiB;
+      const stalled = ws.bufferedAmount;
+      assert.ok(stalled > 16 * MiB && stalled <= total, `bufferedAmount ${stalled} while the server does not read`);
+      assert.equal(stalled % SIZE, 0, "counted in whole messages of UTF-8 bytes");
+      // While the queue drains (and the facade drops written entries now and then), a string
+      // sent and then read adds exactly its UTF-8 size: nothing is written in between.
+      const probe = "€".repeat(100); // 300 bytes
+      const added: number[] = [];
+      const sample = setInterval(() => {
+        const before = ws.bufferedAmount;
+        ws.send(probe);
+        added.push(ws.bufferedAmount - before);
+      }, 1);
+      release();
+      await eventually(() => ws.bufferedAmount === 0, "bufferedAmount drains to 0", 500, 20);
+      clearInterval(sample);
+      await tick();
+      await eventually(() => ws.bufferedAmount === 0, "the last probes written", 500, 20);
+      assert.ok(added.length > 0);
+      assert.deepEqual(new Set(added), new Set([300]));
+      ws.close();
+      await closed(ws);
     });
   });
 
@@ -196,6 +267,45 @@ describe("wsx/web WebSocket on Node", () => {
     assert.deepEqual([given.code, given.reason, given.wasClean], [4000, "r", true]);
     assert.ok(given instanceof Event);
     assert.equal(CloseEvent.name, "CloseEvent");
+  });
+
+  test("a received message's event is a MessageEvent as a browser's is: attributes, tag, frozen ports, targets", async () => {
+    await withServer("standalone", {}, async (server) => {
+      const ws = new WebSocket(server.url());
+      await opened(ws);
+      const seen: Record<string, unknown>[] = [];
+      let event!: MessageEvent;
+      ws.onmessage = function (this: unknown, e) {
+        event = e;
+        seen.push({ self: this === ws, target: e.target === ws, current: e.currentTarget === ws, phase: e.eventPhase });
+      };
+      ws.send("hi");
+      await eventually(() => seen.length === 1, "the echo", 500, 10);
+      assert.deepEqual(seen, [{ self: true, target: true, current: true, phase: 2 }]); // AT_TARGET
+      assert.ok(event instanceof MessageEvent && event instanceof Event);
+      assert.equal(event.constructor, MessageEvent);
+      assert.equal(Object.prototype.toString.call(event), "[object MessageEvent]");
+      assert.equal(event.type, "message");
+      assert.equal(event.data, "hi");
+      assert.equal(event.origin, new URL(server.url()).origin);
+      assert.equal(event.lastEventId, "");
+      assert.equal(event.source, null);
+      assert.deepEqual(event.ports, []);
+      assert.ok(Object.isFrozen(event.ports), "ports is a FrozenArray");
+      assert.equal(event.ports, event.ports, "the same array each time it is read");
+      assert.equal(event.currentTarget, null, "after dispatch");
+      assert.equal(event.target, ws);
+      // Read-only, enumerable attributes, as Web IDL defines them.
+      assert.throws(() => {
+        (event as { data: unknown }).data = "changed";
+      }, TypeError);
+      assert.equal(event.data, "hi");
+      const attributes = [];
+      for (const key in event) attributes.push(key);
+      for (const name of ["data", "origin", "lastEventId", "source", "ports", "type", "target"]) assert.ok(attributes.includes(name), name);
+      ws.close();
+      await closed(ws);
+    }, echo);
   });
 
   test("messages that came with the handshake response are dispatched after open", async () => {
