@@ -408,7 +408,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // A stream given to fromStream() or connect({ stream }) may be no TCP socket.
       (this.socket as Partial<Socket>).setNoDelay?.(true);
       this.outbox = new Outbox(this.core, this.socket, this.counters);
-      if (this.info !== null) this.outbox.close(closedError(this.core, true));
+      if (this.info !== null) this.outbox.close();
     }
     return this.outbox;
   }
@@ -1344,14 +1344,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     };
     if (this.failure !== undefined) info.error = this.failure;
     this.info = info;
-    const error = closedError(this.core, true);
     this.inbox?.close();
-    this.pings?.rejectAll(error);
-    this.outbox?.close(error);
-    if (this.room !== null) {
-      this.room.reject(error);
-      this.room = null;
-    }
+    // The error's stack trace is most of what a close costs: built only when something waits for it.
+    if (this.room !== null || this.pings?.waiting === true || this.outbox?.waiting === true) {
+      const error = closedError(this.core, true);
+      this.pings?.rejectAll(error);
+      this.outbox?.close(error);
+      if (this.room !== null) {
+        this.room.reject(error);
+        this.room = null;
+      }
+    } else this.outbox?.close();
     if (this.subscriptions !== null && this.owner !== null) {
       for (const topic of this.subscriptions) this.owner.topics.remove(topic, this);
       this.subscriptions = null;

@@ -273,6 +273,7 @@ export class Inbox {
 
   /** Nothing follows the peer's close frame: readers waiting for more end now. */
   endWaiters(): void {
+    if (this.waiters.length === 0) return; // spares building an error (its stack trace) for no one
     const error = closedError(this.core, this.closed);
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
   }

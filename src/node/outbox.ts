@@ -113,10 +113,20 @@ export class Outbox {
     socket.uncork();
   }
 
-  /** The connection closed: sends waiting for a write will never get one. */
-  close(error: Error): void {
+  /** Whether sends wait for a write (what {@link close} rejects). */
+  get waiting(): boolean {
+    return this.batch !== null;
+  }
+
+  /**
+   * The connection closed: sends waiting for a write will never get one.
+   * They reject with `error`, built here when not given.
+   */
+  close(error?: Error): void {
     this.closed = true;
-    this.batch?.reject(error);
+    const batch = this.batch;
+    if (batch === null) return;
     this.batch = null;
+    batch.reject(error ?? closedError(this.core, true));
   }
 }

@@ -47,6 +47,11 @@ export class Pings {
     for (const ping of answered) ping.resolve(now - ping.started);
   }
 
+  /** Whether pings wait for their pong (what {@link rejectAll} rejects). */
+  get waiting(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** The connection closed: no pong will come. */
   rejectAll(error: Error): void {
     for (const ping of this.pending.splice(0)) ping.reject(error);

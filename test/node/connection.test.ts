@@ -874,6 +874,43 @@ describe("handshake headers, close frames with autoClose off, ping timers", () =
   });
 });
 
+test("what waits when the connection drops (a ping, a reader) rejects with the connection's ConnectionClosedError; a send after it still gets the close code", async () => {
+  await withPair({ server: { autoPong: false } }, async ({ client, peer }) => {
+    const ping = rejection(client.ping());
+    const read = rejection(client.receive());
+    peer.terminate();
+    await deadline(client.closed, 3000, "client closed");
+    for (const error of [await ping, await read]) {
+      assert.ok(error instanceof ConnectionClosedError, String(error));
+      assert.equal(error.code, "CONNECTION_CLOSED");
+      assert.equal(error.closeCode, CloseCode.ABNORMAL);
+      assert.equal(error.message, "connection is closed (1006)");
+    }
+    // A send after the close (nothing waited at the time) still learns the connection's close code.
+    const late = await rejection(client.send("late"));
+    assert.ok(late instanceof ConnectionClosedError, String(late));
+    assert.equal(late.closeCode, CloseCode.ABNORMAL);
+  });
+});
+
+test("stats read before any traffic are live: the object handed out counts what follows, as do the server's totals", async () => {
+  await withPair({}, async ({ client, peer, server }) => {
+    assert.equal(server.wss.stats.messagesIn, 0);
+    const before = peer.stats;
+    assert.deepEqual({ ...before }, { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0 });
+    await client.send("hi");
+    assert.equal((await peer.receive({ timeout: 3000 })).text, "hi");
+    await peer.send("back");
+    assert.equal((await client.receive({ timeout: 3000 })).text, "back");
+    assert.equal(before.messagesIn, 1);
+    assert.equal(before.messagesOut, 1);
+    assert.equal(before.bytesIn, 8, "one masked 2-byte text frame");
+    assert.equal(before.bytesOut, 6);
+    assert.equal(peer.stats, before);
+    assert.deepEqual([server.wss.stats.messagesIn, server.wss.stats.messagesOut, server.wss.stats.bytesIn], [1, 1, 8]);
+  });
+});
+
 test("receiveFrame() switches to frame delivery; receive() then joins the frames of the next message; for await refuses frames", async () => {
   await withPair({}, async ({ client, peer }) => {
     const first = client.receiveFrame({ timeout: 3000 });
