@@ -14,7 +14,7 @@ import { MaskKeyPool, applyMask, sharedMaskKeys, unmaskInPlace, type RandomSourc
 import { OutgoingMessage } from "./outgoing.js";
 import { Chunk, Frame, Message, frameTypeOf, type DecodeEvent, type MessageType, type ProtocolEvent } from "./message.js";
 import { Utf8Validator, isValidUtf8, type Utf8Check } from "./utf8.js";
-import { FrameWriter, SharedFrames, defaultSlab, type Slab } from "./writer.js";
+import { FrameWriter, SharedFrames, defaultSlab, sealSharedFrames, type Slab } from "./writer.js";
 
 /** Which end of the connection this protocol plays. */
 export type Role = "client" | "server";
@@ -731,6 +731,8 @@ export class Protocol implements FrameSink {
       }
     }
     this.sendingFragmented = true;
+    // Its frames come later; messages shared with other connections from now on must follow them.
+    sealSharedFrames();
     return new OutgoingMessage(this, opcode, rsv, encoders, options.fragmentSize ?? this.limits.maxFrameSize);
   }
 

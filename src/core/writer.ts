@@ -55,6 +55,15 @@ export function defaultSlab(): Slab {
 /** The shared frames that may still grow (see {@link SharedFrames}); at most one at a time. */
 let openShared: SharedFrames | null = null;
 
+/**
+ * Stop the open shared frames (see {@link SharedFrames}) from growing: for a
+ * connection about to queue something later, out of turn (a send encoded off
+ * the event loop), which later publishes must follow.
+ */
+export function sealSharedFrames(): void {
+  sealShared();
+}
+
 /** Something else was queued somewhere: the open shared frames stop growing. */
 function sealShared(): void {
   const sealed = openShared;

@@ -21,6 +21,7 @@ import {
   Rules,
   SharedFrames,
   UsageError,
+  sealSharedFrames,
   Utf8Validator,
   checkFragmentSize,
   checkOptions,
@@ -921,6 +922,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private sendOffLoop(data: SendData, options: OffloadedSend): Promise<void> {
     const order = (this.sendOrder ??= new SendOrder());
     order.offloaded++;
+    // Publishes from now on wait behind this send: none may join frames shared before it.
+    sealSharedFrames();
     const send = (): Promise<void> => {
       // Closing already: do not compress for nothing.
       if (this.info !== null || this.core.closeSent !== null) return rejected(closedError(this.core, this.info !== null));

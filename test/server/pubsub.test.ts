@@ -283,6 +283,43 @@ describe("pub/sub", () => {
     });
   });
 
+  test("a subscriber that starts a send compressed off the loop mid-turn gets later publishes after it, as one by one", async () => {
+    const server: ServerOptions = { compression: { serverNoContextTakeover: true, asyncThreshold: 1024 } };
+    await withSubscribers(2, { server, client: { compression: true } }, async ({ server: s, clients, peers }) => {
+      assert.ok(peers.every((peer) => peer.extensions.includes("permessage-deflate")));
+      for (const peer of peers) peer.subscribe("t");
+      // compress: false makes every subscriber take the same plain frames, so they share them.
+      s.wss.publish("t", "p1", { compress: false });
+      s.wss.publish("t", "p2", { compress: false });
+      void peers[0]!.send("x".repeat(4096)); // over asyncThreshold: compressed off the loop, queued later
+      s.wss.publish("t", "p3", { compress: false });
+      for (const peer of peers) void peer.send("end");
+      assert.deepEqual(await receiveUntilEnd(clients[0]!), ["text:p1", "text:p2", `text:${"x".repeat(4096)}`, "text:p3", "text:end"]);
+      assert.deepEqual(await receiveUntilEnd(clients[1]!), ["text:p1", "text:p2", "text:p3", "text:end"]);
+    });
+  });
+
+  test("a subscriber that starts streaming a message mid-turn gets later publishes after it, as one by one", async () => {
+    await withSubscribers(2, {}, async ({ server: s, clients, peers }) => {
+      for (const peer of peers) peer.subscribe("t");
+      async function* pieces(): AsyncGenerator<string> {
+        yield "streamed ";
+        yield "message"; // the first piece goes out when this one arrives: within this turn
+        await delay(5);
+        yield ", the end";
+      }
+      s.wss.publish("t", "p1");
+      const streamed = peers[0]!.send(pieces());
+      // Let the stream start (microtasks only: the same turn, before any write).
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      s.wss.publish("t", "p2"); // waits behind the streamed message, as a publish alone would
+      await streamed;
+      for (const peer of peers) void peer.send("end");
+      assert.deepEqual(await receiveUntilEnd(clients[0]!), ["text:p1", "text:streamed message, the end", "text:p2", "text:end"]);
+      assert.deepEqual(await receiveUntilEnd(clients[1]!), ["text:p1", "text:p2", "text:end"]);
+    });
+  });
+
   test("shared frames of one turn reach compressed and plain subscribers alike, in order", async () => {
     const server: ServerOptions = { compression: { serverNoContextTakeover: true, threshold: 0 } };
     await withSubscribers(2, { server }, async ({ server: s, clients, peers }) => {
