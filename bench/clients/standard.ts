@@ -4,8 +4,7 @@
  * flight, one new send per message received (binaryType "arraybuffer";
  * text messages when the run asks for them, which arrive decoded).
  */
-import { performance } from "node:perf_hooks";
-import { serveCommands, type RunCommand } from "../lib/control.js";
+import { serveEchoClient } from "../lib/control.js";
 
 /** The part of the standard WebSocket constructor the benchmark uses. */
 export type StandardWebSocket = new (url: string) => {
@@ -48,19 +47,8 @@ async function openStandard(
 
 /** Run a client process of the benchmark on `WebSocket`: `run` opens the connections, `mark` reports the echo count. */
 export function serveStandardClient(WebSocket: StandardWebSocket): void {
-  let messages = 0;
-  serveCommands(async (command) => {
-    switch (command.cmd) {
-      case "run": {
-        const { url, connections, window, size, text } = command as unknown as RunCommand;
-        const payload = text ? "a".repeat(size) : new Uint8Array(size).fill(0x61);
-        const connected = await openStandard(WebSocket, url, connections, window, payload, () => messages++);
-        return { connected };
-      }
-      case "mark":
-        return { messages, time: performance.now() };
-      default:
-        throw new Error(`unknown command ${command.cmd}`);
-    }
+  serveEchoClient(({ url, connections, window, size, text }, received) => {
+    const payload = text ? "a".repeat(size) : new Uint8Array(size).fill(0x61);
+    return openStandard(WebSocket, url, connections, window, payload, received);
   });
 }

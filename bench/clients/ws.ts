@@ -3,11 +3,8 @@
  * `connections` connections, each keeping `window` messages of `size`
  * bytes in flight (text when `text` is set); `mark` reports the echo count.
  */
-import { performance } from "node:perf_hooks";
 import { WebSocket } from "ws";
-import { serveCommands, type RunCommand } from "../lib/control.js";
-
-let messages = 0;
+import { serveEchoClient } from "../lib/control.js";
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -17,28 +14,19 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
-serveCommands(async (command) => {
-  switch (command.cmd) {
-    case "run": {
-      const { url, connections, window, size, text } = command as unknown as RunCommand;
-      const payload = text ? "a".repeat(size) : Buffer.alloc(size, 0x61);
-      const sockets: WebSocket[] = [];
-      for (let c = 0; c < connections; c++) sockets.push(await open(url));
-      for (const ws of sockets) {
-        ws.on("error", () => undefined);
-        ws.on("message", (data: Buffer) => {
-          messages++;
-          // Text is decoded, as the standard WebSocket clients hand it over: a string.
-          if (text) data.toString();
-          ws.send(payload);
-        });
-        for (let k = 0; k < window; k++) ws.send(payload);
-      }
-      return { connected: sockets.length };
-    }
-    case "mark":
-      return { messages, time: performance.now() };
-    default:
-      throw new Error(`unknown command ${command.cmd}`);
+serveEchoClient(async ({ url, connections, window, size, text }, received) => {
+  const payload = text ? "a".repeat(size) : Buffer.alloc(size, 0x61);
+  const sockets: WebSocket[] = [];
+  for (let c = 0; c < connections; c++) sockets.push(await open(url));
+  for (const ws of sockets) {
+    ws.on("error", () => undefined);
+    ws.on("message", (data: Buffer) => {
+      received();
+      // Text is decoded, as the standard WebSocket clients hand it over: a string.
+      if (text) data.toString();
+      ws.send(payload);
+    });
+    for (let k = 0; k < window; k++) ws.send(payload);
   }
+  return sockets.length;
 });

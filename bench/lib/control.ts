@@ -5,6 +5,7 @@
  * can ask for counters, a GC or a clean exit. When stdin closes (the runner
  * went away) the process exits: no orphan keeps running.
  */
+import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 
 export type Command = { id?: number; cmd: string; [key: string]: unknown };
@@ -94,4 +95,26 @@ function collectGarbage(): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * A client process of the benchmark (bench/clients/): `run` opens the
+ * connections with `open`, which calls `received` once per echo and
+ * returns how many connections opened; `mark` reports the echoes so far.
+ */
+export function serveEchoClient(open: (run: RunCommand, received: () => void) => Promise<number>): void {
+  let messages = 0;
+  const received = (): void => {
+    messages++;
+  };
+  serveCommands(async (command) => {
+    switch (command.cmd) {
+      case "run":
+        return { connected: await open(command as unknown as RunCommand, received) };
+      case "mark":
+        return { messages, time: performance.now() };
+      default:
+        throw new Error(`unknown command ${command.cmd}`);
+    }
+  });
 }
