@@ -138,15 +138,13 @@ export class SharedFrames {
   }
 }
 
-const NO_CHUNK = new Uint8Array(0);
-
 /**
  * Turns frames into output chunks. Client writers mask every frame with a
  * fresh key (RFC 6455 section 5.3); server writers never mask.
  */
 export class FrameWriter {
   /** Chunks taken by the next {@link take}; null when none (an idle connection holds no array). */
-  private chunks: Uint8Array[] | null = null;
+  private chunks: Array<Uint8Array | SharedFrames> | null = null;
   /** @internal Bytes queued (grown by {@link SharedFrames.append} too). */
   queued = 0;
   /** The open region of the slab this writer is appending to, or null. */
@@ -155,9 +153,8 @@ export class FrameWriter {
   private regionEnd = 0;
   /** Shared pre-encoded frames among the queued chunks. */
   private encodedCount = 0;
-  /** Shared frames queued, that may still grow: their place in {@link chunks}, filled by {@link take}. */
-  private shared: SharedFrames[] | null = null;
-  private sharedAt: number[] | null = null;
+  /** Shared frames among {@link chunks}, which may still grow: {@link take} puts their bytes in their place. */
+  private sharedCount = 0;
   private readonly keys: MaskKeyPool | null;
 
   constructor(
@@ -252,9 +249,8 @@ export class FrameWriter {
     this.queued += frames.size;
     this.encodedCount++;
     this.seal();
-    this.append(NO_CHUNK);
-    (this.shared ??= []).push(frames);
-    (this.sharedAt ??= []).push(this.chunks!.length - 1);
+    this.append(frames);
+    this.sharedCount++;
     frames.writers?.push(this);
   }
 
@@ -267,14 +263,16 @@ export class FrameWriter {
   take(): Uint8Array[] {
     if (openShared !== null) sealShared();
     this.seal();
-    let chunks = this.chunks;
-    if (chunks === null) return [];
-    const shared = this.shared;
-    if (shared !== null) {
-      const at = this.sharedAt!;
-      for (let i = 0; i < shared.length; i++) chunks[at[i]!] = shared[i]!.bytes();
-      this.shared = this.sharedAt = null;
+    const queued = this.chunks;
+    if (queued === null) return [];
+    if (this.sharedCount > 0) {
+      for (let i = 0; i < queued.length; i++) {
+        const chunk = queued[i]!;
+        if (chunk instanceof SharedFrames) queued[i] = chunk.bytes();
+      }
+      this.sharedCount = 0;
     }
+    let chunks = queued as Uint8Array[];
     if (this.encodedCount > 0 && chunks.length > 1 && this.queued <= COALESCE_LIMIT) {
       // Shared frames sit between this writer's own regions: copy the turn's output into
       // one region, so the transport makes one write instead of a vectored one of many pieces.
@@ -317,7 +315,7 @@ export class FrameWriter {
     this.append(chunk);
   }
 
-  private append(chunk: Uint8Array): void {
+  private append(chunk: Uint8Array | SharedFrames): void {
     if (this.chunks === null) this.chunks = [chunk];
     else this.chunks.push(chunk);
   }
