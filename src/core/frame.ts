@@ -215,6 +215,14 @@ export class FrameParser {
     }
   }
 
+  /**
+   * Payload bytes still to come in the current frame when the next input
+   * would be nothing but them (0 between frames, and while paused or stopped).
+   */
+  get payloadRemaining(): number {
+    return this.state === State.Payload && !this.paused && !this.stopped ? this.remaining : 0;
+  }
+
   /** Feed the next bytes received. Never throws for bad input: errors go to the sink. */
   push(chunk: Uint8Array): void {
     if (this.paused) {

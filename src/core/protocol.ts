@@ -105,6 +105,8 @@ const MIN_ASSEMBLY = 16 * 1024;
  * arrives, so a header alone cannot make the connection reserve much.
  */
 const EAGER_ASSEMBLY = 1024 * 1024;
+/** {@link Protocol.receiveBuffer} offers a place only for at least this much of a frame's payload. */
+const DIRECT_RECEIVE_MIN = 16 * 1024;
 
 /**
  * One WebSocket connection's protocol state.
@@ -162,6 +164,8 @@ export class Protocol implements FrameSink {
   private data: Uint8Array | null = null;
   private dataLength = 0;
   private dataOwned = false;
+  /** The place last offered by receiveBuffer(), until the next receive(). */
+  private offered: Uint8Array | null = null;
   // The control frame being received.
   private control: Uint8Array | null = null;
   private controlLength = 0;
@@ -334,7 +338,50 @@ export class Protocol implements FrameSink {
    */
   receive(chunk: Uint8Array): void {
     if (!(chunk instanceof Uint8Array)) throw invalidData("receive()", "a Uint8Array", chunk);
+    const offered = this.offered;
+    if (offered !== null) {
+      this.offered = null;
+      // Bytes that did not land where receiveBuffer() said: that place may still be written
+      // later, so the message collected there moves before anything else is added to it.
+      if (chunk.buffer !== offered.buffer || chunk.byteOffset !== offered.byteOffset) this.moveData(offered);
+    }
     if (chunk.length > 0) this.openParser().push(chunk);
+  }
+
+  /**
+   * Where the next bytes received may be written to spare a copy: the free
+   * part of the buffer collecting the message now arriving, at most the rest
+   * of its current frame. A driver that can read into a buffer of its
+   * choosing reads there, then passes the view's filled prefix to
+   * {@link receive} (the bytes are then unmasked and checked where they lie).
+   * Null between frames, for control frames, small remainders and `chunks`
+   * delivery: read anywhere then. The place is good until the next
+   * {@link receive}; bytes passed from elsewhere first move the message
+   * away, so a late write into an older place changes nothing.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "wsx/core";
+   * const client = new Protocol({ role: "client" });
+   * const payload = new Uint8Array(100_000).fill(7);
+   * client.receive(new Uint8Array([0x82, 126 + 1, 0, 0, 0, 0, 0, 0x01, 0x86, 0xa0])); // a 100,000-byte binary frame's header
+   * const place = client.receiveBuffer()!; // room for the whole payload
+   * place.set(payload); // as a socket read into `place` would
+   * client.receive(place);
+   * const [event] = client.events();
+   * console.log(event!.type === "binary" && event.data.length); // 100000
+   * ```
+   */
+  receiveBuffer(): Uint8Array | null {
+    const parser = this.parser;
+    const remaining = parser === null ? 0 : parser.payloadRemaining;
+    if (remaining < DIRECT_RECEIVE_MIN || isControlOpcode(this.frameOpcode) || this.messageDelivery === "chunks") return null;
+    if (!this.dataOwned || this.data === null || this.data.length - this.dataLength < DIRECT_RECEIVE_MIN) {
+      this.growData(this.dataLength + Math.min(remaining, DIRECT_RECEIVE_MIN));
+    }
+    const data = this.data!;
+    const length = Math.min(remaining, data.length - this.dataLength);
+    return (this.offered = new Uint8Array(data.buffer, data.byteOffset + this.dataLength, length));
   }
 
   /** The events produced since the last call, in order. */
@@ -462,20 +509,38 @@ export class Protocol implements FrameSink {
   /** Copy a piece onto the message being collected, unmasking it on the way when `key` is given. */
   private appendData(view: Uint8Array, key: Uint8Array | null, phase: number): void {
     const need = this.dataLength + view.length;
-    if (!this.dataOwned || this.data === null || this.data.length < need) {
-      // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
-      const frames = this.messageDelivery === "frames";
-      const upper = frames ? this.frameLength : this.limits.maxMessageSize;
-      const announced = Math.min(frames ? this.frameLength : this.messageSize, EAGER_ASSEMBLY);
-      const capacity = Math.max(need, Math.min(upper, Math.max(2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced)));
-      const grown = this.slab.allocate(capacity);
-      if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
-      this.data = grown;
-      this.dataOwned = true;
+    const data = this.data;
+    if (this.dataOwned && data !== null && view.buffer === data.buffer && view.byteOffset === data.byteOffset + this.dataLength) {
+      // Read straight into place (receiveBuffer): only the unmasking is left.
+      if (key !== null) unmaskInPlace(view, key, phase);
+      this.dataLength = need;
+      return;
     }
-    if (key === null) this.data.set(view, this.dataLength);
-    else applyMask(view, 0, this.data, this.dataLength, view.length, key, phase);
+    if (!this.dataOwned || data === null || data.length < need) this.growData(need);
+    if (key === null) this.data!.set(view, this.dataLength);
+    else applyMask(view, 0, this.data!, this.dataLength, view.length, key, phase);
     this.dataLength = need;
+  }
+
+  /** A buffer of at least `need` bytes for the message being collected, holding what it has so far. */
+  private growData(need: number): void {
+    // Grow geometrically (linear time for many small fragments), never past maxMessageSize.
+    const frames = this.messageDelivery === "frames";
+    const upper = frames ? this.frameLength : this.limits.maxMessageSize;
+    const announced = Math.min(frames ? this.frameLength : this.messageSize, EAGER_ASSEMBLY);
+    const capacity = Math.max(need, Math.min(upper, Math.max(2 * (this.data?.length ?? 0), MIN_ASSEMBLY, announced)));
+    const grown = this.slab.allocate(capacity);
+    if (this.data !== null && this.dataLength > 0) grown.set(this.data.subarray(0, this.dataLength), 0);
+    this.data = grown;
+    this.dataOwned = true;
+  }
+
+  /** The message collected so far leaves the buffer of a place offered earlier (see {@link receive}). */
+  private moveData(offered: Uint8Array): void {
+    if (!this.dataOwned || this.data === null || this.data.buffer !== offered.buffer) return;
+    const moved = this.slab.allocate(this.data.length);
+    moved.set(this.data.subarray(0, this.dataLength), 0);
+    this.data = moved;
   }
 
   private takeData(): Uint8Array {

@@ -41,6 +41,7 @@ import type { BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Heartbeat, type Liveness } from "./heartbeat.js";
+import { directReads } from "./direct-read.js";
 import { Inbox, toChunk, toFrame, toMessage } from "./inbox.js";
 import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
 import { Outbox } from "./outbox.js";
@@ -335,18 +336,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.core = new Protocol(negotiated === undefined || negotiated.length === 0 ? shared : { ...shared, extensions: negotiated });
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
-    socket.on("data", WebSocket.onSocketData);
+    let head = handshake.head;
+    const buffered = WebSocket.readDirectly(socket);
+    if (buffered === false) socket.on("data", WebSocket.onSocketData);
+    else if (buffered !== null) head = head === undefined || head.length === 0 ? buffered : Buffer.concat([head, buffered]);
     // Without half-open support node:net ends our side itself when the peer ends its.
     if (socket.allowHalfOpen) socket.on("end", WebSocket.onSocketEnd);
     socket.on("close", WebSocket.onSocketClosed);
     socket.on("error", WebSocket.onSocketErrorEvent);
     socket.on("drain", WebSocket.onSocketDrain);
     if (settings.liveness !== null) this.heartbeat = this.startHeartbeat(settings.liveness);
-    if (handshake.head !== undefined && handshake.head.length > 0) {
+    if (head !== undefined && head.length > 0) {
       // Frames that arrived with the handshake are handled like any later read: after the
       // code that received this connection has run and attached its listeners.
       // Reads that come sooner (a resumed socket's buffer) are queued behind it by onData.
-      this.head = handshake.head;
+      this.head = head;
       setImmediate(() => {
         if (this.head !== null) this.onData(EMPTY);
       });
@@ -422,6 +426,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private static onSocketData(this: Socket, chunk: Buffer): void {
     (this as OwnedSocket)[OWNER].onData(chunk);
   }
+  /** Reads straight into the message being collected where node allows it (see direct-read.ts). */
+  private static readonly readDirectly = directReads({
+    target(socket) {
+      const connection = (socket as OwnedSocket)[OWNER];
+      // Bytes from the handshake go first, through onData: no place is offered before them.
+      return connection.head === null ? connection.core.receiveBuffer() : null;
+    },
+    read(socket, bytes) {
+      (socket as OwnedSocket)[OWNER].onData(bytes);
+    },
+  });
   private static onSocketEnd(this: Socket): void {
     (this as OwnedSocket)[OWNER].onEnd();
   }
