@@ -866,3 +866,161 @@ describe("chunks delivery: payload pieces as they arrive, memory independent of 
     assert.equal(bad.at(-1)?.type, "error");
   });
 });
+
+// ---------------------------------------------------------------- reading into place
+
+/**
+ * Feed `bytes` the way a driver that reads into buffers of its choosing
+ * does: where receiveBuffer() offers a place, up to a random count of the
+ * next bytes is written there and that prefix received; elsewhere a random
+ * slice is received as a copy. Returns how many reads went into a place.
+ */
+function feedInPlace(receiver: Protocol, bytes: Uint8Array, r: Rng): number {
+  let at = 0;
+  let placed = 0;
+  for (let turn = 0; at < bytes.length && turn < 1_000_000; turn++) {
+    const place = receiver.receiveBuffer();
+    const take = Math.min(bytes.length - at, 1 + r.int(place === null ? 70_000 : place.length + 10));
+    if (place !== null) {
+      const n = Math.min(take, place.length);
+      place.set(bytes.subarray(at, at + n));
+      receiver.receive(place.subarray(0, n));
+      at += n;
+      placed++;
+    } else {
+      receiver.receive(bytes.slice(at, at + take));
+      at += take;
+    }
+  }
+  return placed;
+}
+
+/** Large messages, some fragmented with pings between, from `role`; the wire bytes and what the peer must see. */
+function largeConversation(role: Role, r: Rng): { bytes: Uint8Array; expected: Array<Record<string, unknown>> } {
+  const sender = new Protocol({ role });
+  const expected: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 8; i++) {
+    const size = [0, 100, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 70_000, 300_000][r.int(7)]!;
+    if (r.chance(0.3)) {
+      const text = "ü€".repeat(Math.ceil(size / 5));
+      if (r.chance(0.5)) {
+        sender.sendText(text);
+      } else {
+        // Fragments cut at byte offsets, through characters: the UTF-8 check spans them.
+        const all = utf8(text);
+        const cut = r.int(all.length + 1);
+        sender.sendFrame(Opcode.TEXT, all.subarray(0, cut), false);
+        sender.ping();
+        sender.sendFrame(Opcode.CONTINUATION, all.subarray(cut), true);
+      }
+      expected.push({ event: "message", type: "text", hex: hex(utf8(text)) });
+    } else {
+      const data = r.bytes(size);
+      if (r.chance(0.5)) {
+        sender.sendBinary(data);
+      } else {
+        const cut = r.int(size + 1);
+        sender.sendFrame(Opcode.BINARY, data.subarray(0, cut), false);
+        sender.sendFrame(Opcode.CONTINUATION, data.subarray(cut), true);
+      }
+      expected.push({ event: "message", type: "binary", hex: hex(data) });
+    }
+  }
+  sender.close(1000);
+  return { bytes: concat(sender.output()), expected };
+}
+
+describe("receiveBuffer: reading into the message's own buffer", () => {
+  for (const role of ["client", "server"] as const) {
+    for (const deliver of ["messages", "frames", "chunks"] as const) {
+      test(`${role} → ${other(role)}, ${deliver} delivery: reads into offered places give the events of plain reads`, () => {
+        const seed = (role === "client" ? 31 : 32) * 10 + ["messages", "frames", "chunks"].indexOf(deliver);
+        const r = rng(seed);
+        const { bytes } = largeConversation(role, r);
+        const plain = new Protocol({ role: other(role), deliver });
+        plain.receive(bytes.slice());
+        const expected = plain.events().map(describeEvent);
+        for (let run = 0; run < 5; run++) {
+          const receiver = new Protocol({ role: other(role), deliver });
+          const placed = feedInPlace(receiver, bytes.slice(), r);
+          const events = receiver.events().map(describeEvent);
+          if (deliver === "chunks") {
+            // Pieces are handed out as they come, so they follow the reads: compare the bytes they add up to.
+            const joined = (list: Array<Record<string, unknown>>): string => list.map((e) => e.hex ?? `|${String(e.event)}|`).join("");
+            assert.equal(joined(events), joined(expected), `seed ${seed}, run ${run}`);
+            assert.equal(placed, 0, "nothing is collected in chunks delivery, so no place is offered");
+          } else {
+            assert.deepEqual(events, expected, `seed ${seed}, run ${run}`);
+            assert.ok(placed > 0, "some reads went into place");
+          }
+        }
+      });
+    }
+  }
+
+  test("messages read into place are the ones sent", () => {
+    const r = rng(77);
+    const { bytes, expected } = largeConversation("client", r);
+    const server = new Protocol({ role: "server" });
+    feedInPlace(server, bytes, r);
+    const messages = server.events().filter((e) => e instanceof Message).map(describeEvent);
+    assert.deepEqual(messages, expected);
+  });
+
+  test("no place between frames, for small frames or small remainders, in chunks delivery", () => {
+    const client = new Protocol({ role: "client" });
+    assert.equal(client.receiveBuffer(), null, "before any input");
+    const big = sf(Opcode.BINARY, new Uint8Array(40_000));
+    client.receive(big.subarray(0, 4)); // the 4-byte header of a 40,000-byte frame
+    const place = client.receiveBuffer();
+    assert.equal(place?.length, 40_000, "the whole payload");
+    client.receive(big.subarray(4, 4 + 30_000)); // not into the place: the message moves, nothing lost
+    assert.equal(client.receiveBuffer(), null, "10,000 bytes left: below the 16 KiB threshold");
+    client.receive(big.subarray(4 + 30_000));
+    assert.equal(client.receiveBuffer(), null, "between frames");
+    client.receive(sf(Opcode.TEXT, "x".repeat(100)).subarray(0, 3));
+    assert.equal(client.receiveBuffer(), null, "a small frame");
+    const chunks = new Protocol({ role: "client", deliver: "chunks" });
+    chunks.receive(big.subarray(0, 4));
+    assert.equal(chunks.receiveBuffer(), null, "chunks delivery");
+  });
+
+  test("bytes received from elsewhere move the message first: a late write into an older place changes nothing", () => {
+    const data = rng(5).bytes(100_000);
+    const wire = sf(Opcode.BINARY, data);
+    const client = new Protocol({ role: "client" });
+    client.receive(wire.slice(0, 10)); // the header (10 bytes: a 64-bit length) and no payload yet
+    const stale = client.receiveBuffer()!;
+    assert.ok(stale !== null);
+    client.receive(wire.slice(10, 50_000)); // a read that did not go into the place
+    stale.fill(0xee); // the transport writes into the old place after all
+    const place = client.receiveBuffer()!;
+    place.set(wire.subarray(50_000, 50_000 + place.length));
+    client.receive(place);
+    const [m] = client.events();
+    assert.ok(m instanceof Message);
+    assert.equal(hex(m.bytes), hex(data));
+  });
+
+  test("a place holds at most what the assembly rule allows: a header alone does not reserve its announced size", () => {
+    const client = new Protocol({ role: "client", maxMessageSize: 64 * 1024 * 1024 });
+    // A binary frame header with a 64-bit length of 32 MiB; its payload never comes.
+    client.receive(Uint8Array.of(0x82, 127, 0, 0, 0, 0, 0x02, 0, 0, 0));
+    const place = client.receiveBuffer()!;
+    assert.ok(place.length <= 1024 * 1024, `offered ${place.length} bytes`);
+  });
+
+  test("invalid UTF-8 read into place fails the connection with INVALID_UTF8", () => {
+    const text = utf8("a".repeat(50_000));
+    text[30_000] = 0xff;
+    const wire = cf(Opcode.TEXT, text);
+    const server = new Protocol({ role: "server" });
+    server.receive(wire.slice(0, 14));
+    const place = server.receiveBuffer()!;
+    place.set(wire.subarray(14, 14 + place.length));
+    server.receive(place);
+    const errors = server.events().filter((e) => !(e instanceof Message) && e.type === "error");
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as { error: ProtocolError }).error.code, "INVALID_UTF8");
+  });
+});
