@@ -37,7 +37,7 @@ interface NodeInternals {
 }
 let internals: NodeInternals | null | undefined;
 
-/** node's symbols for `onread`, found on a socket once (null when this runtime has none). */
+/** node's symbols for `onread`, looked up on the first socket (null when this runtime has none). */
 function findInternals(socket: Socket): NodeInternals | null {
   if (internals !== undefined) return internals;
   const byName = new Map<string | undefined, symbol>();
@@ -45,11 +45,14 @@ function findInternals(socket: Socket): NodeInternals | null {
   const buffer = byName.get("kBuffer");
   const callback = byName.get("kBufferCb");
   const generator = byName.get("kBufferGen");
-  const record = socket as unknown as Record<symbol, unknown>;
-  // Unset, the three are null on every node:net socket; anything else is not what this module knows.
-  const known = [buffer, callback, generator].every((symbol) => symbol !== undefined && record[symbol] === null);
-  internals = known ? { buffer: buffer!, callback: callback!, generator: generator! } : null;
+  internals = buffer && callback && generator ? { buffer, callback, generator } : null;
   return internals;
+}
+
+/** Whether the socket reads the way node does by default: the three fields unset (null), as every node:net socket has them. */
+function readsByDefault(socket: Socket, symbols: NodeInternals): boolean {
+  const record = socket as unknown as Record<symbol, unknown>;
+  return record[symbols.buffer] === null && record[symbols.callback] === null && record[symbols.generator] === null;
 }
 
 interface UserBufferHandle {
@@ -92,7 +95,8 @@ export function directReads(reader: DirectReader): (socket: Socket) => Buffer | 
     const name = (handle as object).constructor?.name;
     if (name !== "TCP" && name !== "Pipe") return false;
     const symbols = findInternals(socket);
-    if (symbols === null) return false;
+    // A socket made with its own `onread` (or a runtime whose fields mean something else) is left alone.
+    if (symbols === null || !readsByDefault(socket, symbols)) return false;
     const record = socket as unknown as Record<symbol, unknown>;
     // The buffer field names the one being read into (handed back to onRead): scratch first.
     record[symbols.buffer] = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
