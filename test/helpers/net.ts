@@ -70,6 +70,23 @@ export async function eventually(check: () => boolean, what: string, attempts = 
   throw new Error(`condition never became true: ${what}`);
 }
 
+/**
+ * Wait (bounded: 150 looks 20 ms apart) until `read()` gives the same value
+ * five looks in a row, as a sender's bufferedAmount does once the peer stops
+ * reading; throws if it never settles.
+ */
+export async function settled(read: () => number, what: string): Promise<void> {
+  let last = -1;
+  let still = 0;
+  for (let i = 0; i < 150 && still < 5; i++) {
+    await delay(20);
+    const now = read();
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  if (still < 5) throw new Error(`${what} never settled`);
+}
+
 // ---------------------------------------------------------------- handshake bits
 
 /** A fresh Sec-WebSocket-Key. */

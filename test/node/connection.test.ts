@@ -29,6 +29,7 @@ import {
   deadline,
   deferred,
   delay,
+  settled,
   eventually,
   listenHttpHead,
   parseClose,
@@ -792,15 +793,7 @@ describe("receive backpressure", () => {
       let done = 0;
       for (const send of sends) void send.then(() => done++);
       // Wait until the sender stops making progress: the server stopped reading.
-      let last = -1;
-      let still = 0;
-      for (let i = 0; i < 150 && still < 5; i++) {
-        await delay(20);
-        const now = client.bufferedAmount;
-        still = now === last ? still + 1 : 0;
-        last = now;
-      }
-      assert.equal(still, 5, "the sender's buffer never settled");
+      await settled(() => client.bufferedAmount, "the sender's buffer");
       // Most of the 32 MB is still with the sender: the server holds a few queued messages and its socket buffers, no more.
       assert.ok(client.bufferedAmount > (count * size) / 2, `only ${client.bufferedAmount} bytes held back: the server kept reading`);
       assert.ok(done < count / 2, `${done} of ${count} sends completed although nobody read`);

@@ -23,6 +23,7 @@ import {
   eventually,
   listenHttpHead,
   parseClose,
+  settled,
   serverFrame,
   switchingResponse,
   tick,
@@ -324,15 +325,7 @@ describe("direct reads: backpressure", () => {
         await tick();
       }
       // Wait (bounded) until the sender stops making progress: the server stopped reading.
-      let last = -1;
-      let still = 0;
-      for (let i = 0; i < 150 && still < 5; i++) {
-        await delay(20);
-        const now = client.bufferedAmount;
-        still = now === last ? still + 1 : 0;
-        last = now;
-      }
-      assert.equal(still, 5, "the sender's buffer never settled");
+      await settled(() => client.bufferedAmount, "the sender's buffer");
       assert.ok(socketOf(peer).isPaused(), "the server's socket is paused");
       assert.ok(client.bufferedAmount > 8 * MiB, `only ${client.bufferedAmount} bytes held back: the server kept reading`);
       for (let i = 0; i < count; i++) {
