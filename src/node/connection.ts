@@ -41,6 +41,7 @@ import type { BackpressureOptions } from "./backpressure.js";
 import { closedError } from "./closed-error.js";
 import { WebSocketReader, WebSocketWriter } from "./halves.js";
 import { Heartbeat, type Liveness } from "./heartbeat.js";
+import { joinPieces } from "../core/bytes.js";
 import { directReads } from "./direct-read.js";
 import { Inbox, toChunk, toFrame, toMessage } from "./inbox.js";
 import { asyncEncodeThreshold, decodeOffLoop, encodeOffLoop, offloaded, type OffloadedSend } from "./offload.js";
@@ -339,7 +340,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     let head = handshake.head;
     const buffered = WebSocket.readDirectly(socket);
     if (buffered === false) socket.on("data", WebSocket.onSocketData);
-    else if (buffered !== null) head = head === undefined || head.length === 0 ? buffered : Buffer.concat([head, buffered]);
+    else if (buffered !== null) head = head === undefined || head.length === 0 ? buffered : joinPieces([head, buffered], head.length + buffered.length);
     // Without half-open support node:net ends our side itself when the peer ends its.
     if (socket.allowHalfOpen) socket.on("end", WebSocket.onSocketEnd);
     socket.on("close", WebSocket.onSocketClosed);
