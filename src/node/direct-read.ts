@@ -12,6 +12,9 @@
  * their names once, and where any is missing (another runtime, a later
  * node) sockets keep 'data' events. Plain TCP and pipe sockets only: a TLS
  * socket's reads are its decrypted stream.
+ *
+ * A socket can change hands: the server reads a request head this way, and
+ * the connection it becomes takes the socket's reads over from there.
  */
 import { Socket } from "node:net";
 
@@ -36,6 +39,15 @@ interface NodeInternals {
   generator: symbol;
 }
 let internals: NodeInternals | null | undefined;
+/** The read callbacks installed by {@link directReads}: a socket reading through one of them can change to another. */
+const ours = new Set<unknown>();
+/**
+ * The socket just read. node calls the read callback as a method of the
+ * socket and the buffer generator right after it as a plain function; the
+ * callback may have handed the socket to another reader meanwhile, whose
+ * generator then runs: shared by every reader.
+ */
+let reading: Socket | null = null;
 
 /** node's symbols for `onread`, looked up on the first socket (null when this runtime has none). */
 function findInternals(socket: Socket): NodeInternals | null {
@@ -55,6 +67,11 @@ function readsByDefault(socket: Socket, symbols: NodeInternals): boolean {
   return record[symbols.buffer] === null && record[symbols.callback] === null && record[symbols.generator] === null;
 }
 
+/** Whether another reader of this module reads the socket already. */
+function readByUs(socket: Socket, symbols: NodeInternals): boolean {
+  return ours.has((socket as unknown as Record<symbol, unknown>)[symbols.callback]);
+}
+
 interface UserBufferHandle {
   useUserBuffer(buffer: Uint8Array): void;
 }
@@ -64,13 +81,13 @@ interface UserBufferHandle {
  * socket, it has the socket's later reads go where the reader says and
  * returns the input the socket's stream had buffered (null if none), which
  * comes before them; input no longer comes through the stream ('data'
- * events). It returns false, with nothing changed, when the socket or the
- * runtime does not allow it: keep reading 'data' events then.
+ * events). A socket that another installer made here reads already
+ * changes to this reader (null: nothing buffered). It returns false, with
+ * nothing changed, when the socket or the runtime does not allow it: keep
+ * reading 'data' events then.
  */
 export function directReads(reader: DirectReader): (socket: Socket) => Buffer | null | false {
-  // Made once here, nothing per connection. node calls onRead as a method of the socket and
-  // nextBuffer right after it as a plain function: onRead leaves the socket for it.
-  let reading: Socket | null = null;
+  // Made once here, nothing per connection.
   function onRead(this: Socket, length: number, buffer: Uint8Array): void {
     reading = this;
     let bytes: Uint8Array;
@@ -88,7 +105,15 @@ export function directReads(reader: DirectReader): (socket: Socket) => Buffer | 
     reading = null;
     return (socket === null || socket.destroyed ? null : reader.target(socket)) ?? scratch!;
   }
+  ours.add(onRead);
   return (socket) => {
+    const record = socket as unknown as Record<symbol, unknown>;
+    if (internals != null && readByUs(socket, internals)) {
+      // Handed over: the buffer being read into stays (it is the one the next read fills), the stream has nothing.
+      record[internals.generator] = nextBuffer;
+      record[internals.callback] = onRead;
+      return null;
+    }
     if (!(socket instanceof Socket) || (socket as { encrypted?: boolean }).encrypted === true) return false;
     const handle = (socket as unknown as { _handle: Partial<UserBufferHandle> | null })._handle;
     if (handle == null || typeof handle.useUserBuffer !== "function") return false;
@@ -97,7 +122,6 @@ export function directReads(reader: DirectReader): (socket: Socket) => Buffer | 
     const symbols = findInternals(socket);
     // A socket made with its own `onread` (or a runtime whose fields mean something else) is left alone.
     if (symbols === null || !readsByDefault(socket, symbols)) return false;
-    const record = socket as unknown as Record<symbol, unknown>;
     // The buffer field names the one being read into (handed back to onRead): scratch first.
     record[symbols.buffer] = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
     record[symbols.generator] = nextBuffer;

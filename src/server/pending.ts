@@ -6,6 +6,7 @@
  */
 import type { Socket } from "node:net";
 import { HttpHeadParser, UsageError, type HttpLimits } from "../core/index.js";
+import { directReads } from "../node/direct-read.js";
 
 /** A handshake in progress. */
 export interface PendingHandshake {
@@ -15,13 +16,15 @@ export interface PendingHandshake {
   over: boolean;
   /** Reads the request head (standalone mode); null once read, or when node:http read it. */
   parser: HttpHeadParser | null;
+  /** The head is read through a 'data' listener (the socket cannot be read directly, see direct-read.ts). */
+  dataEvents: boolean;
   /** Whether the socket is TLS. */
   readonly secure: boolean;
 }
 
 export interface PendingEvents {
   /** The head of a handshake read by {@link PendingHandshakes.read} arrived: a chunk to parse. */
-  data(socket: Socket, handshake: PendingHandshake, chunk: Buffer): void;
+  data(socket: Socket, handshake: PendingHandshake, chunk: Uint8Array): void;
   /** The deadline passed: refuse the handshake (and {@link PendingHandshakes.end} it). */
   timeout(socket: Socket, handshake: PendingHandshake): void;
 }
@@ -43,6 +46,8 @@ export class PendingHandshakes {
   /** Shared socket listeners: they find their handshake through the map. */
   private readonly onSocketData: (this: Socket, chunk: Buffer) => void;
   private readonly onSocketClose: (this: Socket) => void;
+  /** Has a socket's reads come to this handshake's parser without the stream (see direct-read.ts), or returns false. */
+  private readonly readDirectly: (socket: Socket) => Buffer | null | false;
 
   constructor(
     /** The handshake timeout in ms, checked (see {@link resolveHandshakeTimeout}). */
@@ -54,6 +59,15 @@ export class PendingHandshakes {
       const handshake = pending.entries.get(this);
       if (handshake !== undefined) events.data(this, handshake, chunk);
     };
+    // The connection takes the socket's reads over once the head is read; bytes that come
+    // after a refusal, or for a socket no longer here, are dropped.
+    this.readDirectly = directReads({
+      target: () => null,
+      read(socket, bytes) {
+        const handshake = pending.entries.get(socket);
+        if (handshake !== undefined && handshake.parser !== null) events.data(socket, handshake, bytes);
+      },
+    });
     // A client gone mid-handshake frees its place in maxPendingHandshakes now, not at the deadline.
     this.onSocketClose = function (this: Socket): void {
       const handshake = pending.entries.get(this);
@@ -67,7 +81,7 @@ export class PendingHandshakes {
 
   /** Start the deadline of a socket's handshake. */
   begin(socket: Socket, secure: boolean): PendingHandshake {
-    const handshake: PendingHandshake = { deadline: performance.now() + this.timeout, over: false, parser: null, secure };
+    const handshake: PendingHandshake = { deadline: performance.now() + this.timeout, over: false, parser: null, dataEvents: false, secure };
     this.entries.set(socket, handshake);
     socket.on("close", this.onSocketClose);
     if (this.timer === null) this.arm(this.timeout);
@@ -77,14 +91,21 @@ export class PendingHandshakes {
   /** Read the request head from the socket with the core parser (standalone mode). */
   read(socket: Socket, handshake: PendingHandshake, limits: HttpLimits): void {
     handshake.parser = new HttpHeadParser("request", limits);
+    // Input the stream holds already (a stream given to handleStream) comes as a 'data' event.
+    if (socket.readableLength === 0 && this.readDirectly(socket) !== false) return;
+    handshake.dataEvents = true;
     socket.on("data", this.onSocketData);
   }
 
-  /** Stop reading the request: the head is complete, what follows belongs to the connection. */
+  /**
+   * Stop reading the request: the head is complete, what follows belongs to
+   * the connection (which takes the socket's reads over, see
+   * {@link WebSocket}), or is dropped after a refusal.
+   */
   stopReading(socket: Socket, handshake: PendingHandshake): void {
     if (handshake.parser === null) return;
     handshake.parser = null;
-    socket.removeListener("data", this.onSocketData);
+    if (handshake.dataEvents) socket.removeListener("data", this.onSocketData);
   }
 
   /** The handshake is decided. Returns false if it already was. */

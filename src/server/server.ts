@@ -458,7 +458,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     this.handshakes.read(socket, this.handshakes.begin(socket, secure), this.limits);
   }
 
-  private onHandshakeData(socket: Socket, handshake: PendingHandshake, chunk: Buffer): void {
+  private onHandshakeData(socket: Socket, handshake: PendingHandshake, chunk: Uint8Array): void {
     let result;
     try {
       result = handshake.parser!.push(chunk);

@@ -10,18 +10,20 @@
  */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { Socket } from "node:net";
+import { Socket, type Server } from "node:net";
 import { duplexPair } from "node:stream";
-import { CloseCode, ProtocolError, WebSocket, connect, type ConnectionHandler, type Message } from "../../src/index.js";
+import { CloseCode, ProtocolError, WebSocket, WebSocketServer, connect, type ConnectionHandler, type Message } from "../../src/index.js";
 import { rng } from "../helpers/bytes.js";
 import {
   OP,
   RawClient,
   clientFrame,
   deadline,
+  deferred,
   delay,
   eventually,
   listenHttpHead,
+  listenRaw,
   parseClose,
   settled,
   serverFrame,
@@ -425,6 +427,144 @@ describe("direct reads: bytes that came with the handshake", () => {
       }
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe("direct reads: the request head", () => {
+  /** The sockets a standalone server accepts, seen right after its own 'connection' listener ran. */
+  function acceptedSockets(server: { wss: object }): Socket[] {
+    const sockets: Socket[] = [];
+    (server.wss as { listener: Server }).listener.on("connection", (socket: Socket) => sockets.push(socket));
+    return sockets;
+  }
+
+  // Guards: the server reads the request head without the socket's stream (no 'data' listener
+  // from the moment the socket is accepted), and the connection takes those reads over at the
+  // 101 (the round trip fails if the handover loses the socket's reads).
+  test("from accept on, no 'data' listener; the connection takes the reads over", async () => {
+    const server = await startServer("standalone", { closeTimeout: 1000 });
+    try {
+      const sockets = acceptedSockets(server);
+      const listeners: number[] = [];
+      server.wss.on("connection", () => listeners.push(sockets[0]!.listenerCount("data")));
+      const raw = await RawClient.connect(server.port);
+      try {
+        await eventually(() => sockets.length === 1, "the socket accepted");
+        assert.equal(sockets[0]!.listenerCount("data"), 0, "'data' listeners while the head is read");
+        const accepted = new Accepted(server.wss);
+        await raw.handshake();
+        const { ws: peer } = await accepted.next();
+        assert.deepEqual(listeners, [0], "'data' listeners once accepted");
+        const big = payload(5000, 100 * KiB);
+        await raw.write(Buffer.concat([clientFrame(OP.TEXT, "small"), clientFrame(OP.BINARY, big)]));
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "small");
+        sameBytes((await peer.receive({ timeout: 3000 })).bytes, big, "100 KiB");
+      } finally {
+        raw.destroy();
+      }
+    } finally {
+      await deadline(server.close(), 5000, "server.close()");
+    }
+  });
+
+  // Guards: a head that arrives in many reads (one byte each) is collected across them, and
+  // frames in the read that completes it come first, in order.
+  test("a head written a byte at a time, its last byte with two frames: all arrive in order", async () => {
+    const server = await startServer("standalone", { closeTimeout: 1000 });
+    const raw = await RawClient.connect(server.port);
+    try {
+      const accepted = new Accepted(server.wss);
+      const request = Buffer.from(upgradeRequest(), "latin1");
+      for (let at = 0; at < request.length - 1; at++) {
+        await raw.write(request.subarray(at, at + 1));
+        await delay(1); // separate reads, not one segment
+      }
+      await raw.write(Buffer.concat([request.subarray(-1), clientFrame(OP.TEXT, "first"), clientFrame(OP.TEXT, "second")]));
+      assert.equal((await raw.readResponse()).status, 101);
+      const { ws: peer } = await accepted.next();
+      assert.equal((await peer.receive({ timeout: 3000 })).text, "first");
+      assert.equal((await peer.receive({ timeout: 3000 })).text, "second");
+    } finally {
+      raw.destroy();
+      await deadline(server.close(), 5000, "server.close()");
+    }
+  });
+
+  // Guards: while an async authenticate runs, reads are held (the socket is paused) and what
+  // arrives meanwhile reaches the connection after the 101, in order, nothing dropped by the
+  // handshake's reader.
+  test("frames sent while an async authenticate runs arrive after it, in order", async () => {
+    const verdict = deferred<boolean>();
+    const server = await startServer("standalone", { closeTimeout: 1000, authenticate: () => verdict.promise });
+    const raw = await RawClient.connect(server.port);
+    try {
+      const accepted = new Accepted(server.wss);
+      await raw.write(Buffer.concat([Buffer.from(upgradeRequest(), "latin1"), clientFrame(OP.TEXT, "with the head")]));
+      await delay(20);
+      await raw.write(clientFrame(OP.TEXT, "while authenticating"));
+      await delay(20);
+      await raw.write(clientFrame(OP.BINARY, payload(5001, 40 * KiB)));
+      await delay(20);
+      verdict.resolve(true);
+      assert.equal((await raw.readResponse()).status, 101);
+      const { ws: peer } = await accepted.next();
+      assert.equal((await peer.receive({ timeout: 3000 })).text, "with the head");
+      assert.equal((await peer.receive({ timeout: 3000 })).text, "while authenticating");
+      sameBytes((await peer.receive({ timeout: 3000 })).bytes, payload(5001, 40 * KiB), "40 KiB");
+    } finally {
+      raw.destroy();
+      await deadline(server.close(), 5000, "server.close()");
+    }
+  });
+
+  // Guards: after a refusal the handshake's reader drops what still comes (the socket is not
+  // a connection), the client gets its whole 404 and a clean end, and the server goes on.
+  test("refused, with bytes still coming: a whole 404 and a clean end; the next client is accepted", async () => {
+    const server = await startServer("standalone", { closeTimeout: 1000, path: "/only" });
+    try {
+      const raw = await RawClient.connect(server.port);
+      try {
+        await raw.write(Buffer.concat([Buffer.from(upgradeRequest({ path: "/elsewhere" }), "latin1"), clientFrame(OP.TEXT, "ignored")]));
+        await raw.write(clientFrame(OP.BINARY, payload(5002, 70 * KiB)));
+        const response = await raw.readResponse();
+        assert.equal(response.status, 404);
+        await raw.write(clientFrame(OP.TEXT, "still ignored")).catch(() => undefined);
+        await raw.waitClosed(3000);
+        assert.equal(raw.error, undefined, "no reset");
+      } finally {
+        raw.destroy();
+      }
+      const client = await connect(server.url("/only"), { closeTimeout: 1000 });
+      await client.close();
+    } finally {
+      await deadline(server.close(), 5000, "server.close()");
+    }
+  });
+
+  // Guards: input a socket's stream already holds (here, bytes read to sniff the protocol and
+  // put back with unshift) is read through 'data' events: read directly, it would never come.
+  test("handleStream on a socket whose stream holds the head already (unshift after sniffing) completes the handshake", async () => {
+    const wss = new WebSocketServer({ handshakeTimeout: 2000, closeTimeout: 1000 });
+    const raw = await listenRaw((socket) => {
+      socket.once("data", (chunk: Buffer) => {
+        socket.unshift(chunk);
+        wss.handleStream(socket);
+      });
+    });
+    try {
+      const accepted = new Accepted(wss);
+      const client = await connect(`ws://127.0.0.1:${raw.port}/`, { closeTimeout: 1000 });
+      try {
+        const { ws: peer } = await accepted.next();
+        await client.send("after sniffing");
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "after sniffing");
+      } finally {
+        client.terminate();
+      }
+    } finally {
+      await raw.close();
+      await deadline(wss.close(), 5000, "wss.close()");
     }
   });
 });
