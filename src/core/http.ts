@@ -240,6 +240,37 @@ function parseFieldLine(text: string, start: number, end: number): [string, stri
   return [common(text, start, colon, NAMES_AS_SENT), common(text, from, to, COMMON_VALUES)];
 }
 
+function tooManyFields(most: number): HandshakeError {
+  return new HandshakeError("TOO_MANY_HEADERS", `more than ${most} header fields`, 431);
+}
+
+/** The OR of the bytes of the head {@link wholeHeadEnd} last found: below 0x80 means pure ASCII. */
+let wholeHeadBits = 0;
+
+/**
+ * Where the head ends when `chunk` holds all of it within `maxBytes` and
+ * every line ends with CRLF (and the OR of its bytes in
+ * {@link wholeHeadBits}); -1 otherwise, and the byte scan then says what is
+ * wrong or waits for more. A CR inside a line is left to the line parsers,
+ * which refuse it as a control character.
+ */
+function wholeHeadEnd(chunk: Uint8Array, maxBytes: number): number {
+  const limit = Math.min(chunk.length, maxBytes);
+  let bits = 0;
+  for (let i = 0; i < limit; i++) {
+    const c = chunk[i]!;
+    bits |= c;
+    if (c !== LF) continue;
+    // A bare LF, or an empty start line (CRLF first): the byte scan reports it.
+    if (i < 2 || chunk[i - 1] !== CR) return -1;
+    if (i >= 3 && chunk[i - 2] === LF) {
+      wholeHeadBits = bits;
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
 function checkLimit(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new UsageError("INVALID_LIMIT", `${name} must be a positive integer`);
@@ -299,6 +330,16 @@ export class HttpHeadParser {
     let afterCR = this.#afterCR;
     let lineLength = this.#lineLength;
     let lines = this.#lines;
+    if (lines === 0 && lineLength === 0 && !afterCR) {
+      // Nothing seen yet, and nearly every head comes whole in its first chunk.
+      const end = wholeHeadEnd(chunk, this.#maxBytes);
+      if (end > 0) {
+        this.#done = true;
+        this.#bits = wholeHeadBits;
+        const whole = end === chunk.length;
+        return { head: this.#parse(whole ? chunk : chunk.subarray(0, end)), rest: whole ? NO_BYTES : chunk.subarray(end) };
+      }
+    }
     let bits = this.#bits;
     const room = this.#maxBytes - this.#length;
     let end = -1;
@@ -329,9 +370,7 @@ export class HttpHeadParser {
           break;
         }
         lines++;
-        if (lines - 1 > this.#maxCount) {
-          throw new HandshakeError("TOO_MANY_HEADERS", `more than ${this.#maxCount} header fields`, 431);
-        }
+        if (lines - 1 > this.#maxCount) throw tooManyFields(this.#maxCount);
         lineLength = 0;
       } else if (c === CR) {
         afterCR = true;
@@ -391,6 +430,8 @@ export class HttpHeadParser {
     const headers = Object.setPrototypeOf({}, null) as Record<string, string>;
     const rawHeaders: Array<[string, string]> = [];
     for (let start = end + 2; start < fieldsEnd; start = end + 2) {
+      // The byte scan counts lines as they come; a head that came whole is counted here.
+      if (rawHeaders.length === this.#maxCount) throw tooManyFields(this.#maxCount);
       end = text.indexOf("\r\n", start);
       const field = parseFieldLine(text, start, end);
       rawHeaders.push(field);

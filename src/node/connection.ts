@@ -32,6 +32,7 @@ import {
   type Delivery,
   type Extension,
   type Limits,
+  type ProtocolOptions,
   type ProtocolError,
   type ProtocolEvent,
   type TimeoutError,
@@ -279,7 +280,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal The server that accepted this connection (null for a client). */
   owner: ConnectionOwner | null = null;
 
-  private readonly core: Protocol;
+  /**
+   * The protocol engine, made on first use (see {@link core}): a connection
+   * that has not read, written or closed yet (an idle one) keeps none, nor
+   * pays for its ~40 fields at every GC.
+   */
+  private ownCore: Protocol | null = null;
+  /** What the engine is made with; null once it is. */
+  private coreOptions: ProtocolOptions | null;
   private readonly socket: Socket;
   /** Resolved once per options object and shared by the connections that use it. */
   private readonly settings: ConnectionSettings;
@@ -334,7 +342,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.settings = settings;
     const negotiated = handshake.negotiated;
     const shared = settings.protocol[role];
-    this.core = new Protocol(negotiated === undefined || negotiated.length === 0 ? shared : { ...shared, extensions: negotiated });
+    this.coreOptions = negotiated === undefined || negotiated.length === 0 ? shared : { ...shared, extensions: negotiated };
     // Shared listener functions find their connection through the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
     let head = handshake.head;
@@ -386,6 +394,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return new WebSocket(stream as Socket, role, { protocol, extensions: "", head }, connection);
   }
 
+  /** The protocol engine, made now if this is its first use. */
+  private get core(): Protocol {
+    return this.ownCore ?? this.makeCore();
+  }
+
+  private makeCore(): Protocol {
+    const core = new Protocol(this.coreOptions!);
+    this.ownCore = core;
+    this.coreOptions = null;
+    return core;
+  }
+
   /** Sends encoded off the loop are queued or running: close and publish wait behind them. */
   private get encodesPending(): boolean {
     return this.sendOrder !== null && this.sendOrder.offloaded > 0;
@@ -432,7 +452,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     target(socket) {
       const connection = (socket as OwnedSocket)[OWNER];
       // Bytes from the handshake go first, through onData: no place is offered before them.
-      return connection.head === null ? connection.core.receiveBuffer() : null;
+      // Without an engine yet nothing has been received, so no message wants a place.
+      const core = connection.ownCore;
+      return connection.head === null && core !== null ? core.receiveBuffer() : null;
     },
     read(socket, bytes) {
       (socket as OwnedSocket)[OWNER].onData(bytes);
