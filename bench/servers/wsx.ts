@@ -21,7 +21,7 @@
  * `stats` returns `server.stats`.
  */
 import { createServer } from "node:http";
-import { serve, type BackpressurePolicy } from "../../src/index.js";
+import { serve, type BackpressurePolicy, type WebSocket } from "../../src/index.js";
 import { liveZlibContexts, type DeflateOptions } from "../../src/deflate/index.js";
 import { emit, serveCommands } from "../lib/control.js";
 import { startFlood, type FloodCommand, type FloodProgress } from "../lib/flood.js";
@@ -39,6 +39,11 @@ const compression: boolean | DeflateOptions = deflate === undefined ? false : (J
 const maxBackpressure = option("--max-backpressure");
 const backpressure = option("--backpressure") as BackpressurePolicy | undefined;
 
+/** Echo with the async iterator (iter mode). */
+async function iterate(ws: WebSocket): Promise<void> {
+  for await (const message of ws) void ws.send(message);
+}
+
 const server = await serve(
   {
     port: 0,
@@ -48,7 +53,8 @@ const server = await serve(
     ...(maxBackpressure === undefined ? {} : { maxBackpressure: Number(maxBackpressure) }),
     ...(backpressure === undefined ? {} : { backpressure }),
   },
-  async (ws, request) => {
+  // Synchronous, as ws's server's 'connection' listener is: only iter mode runs an async function per connection.
+  (ws, request) => {
     if (request.path === "/sub") {
       ws.subscribe(TOPIC);
       return;
@@ -59,11 +65,8 @@ const server = await serve(
       return;
     }
     if (request.path !== "/echo") return;
-    if (mode === "listener") {
-      ws.on("message", (message) => void ws.send(message));
-    } else {
-      for await (const message of ws) void ws.send(message);
-    }
+    if (mode === "listener") ws.on("message", (message) => void ws.send(message));
+    else return iterate(ws);
   },
 );
 
