@@ -638,3 +638,46 @@ describe("direct reads: many connections share the scratch buffer", () => {
     }
   });
 });
+
+describe("an idle connection keeps no protocol engine", () => {
+  /** The connection's engine, or null while it has none. */
+  function engineOf(ws: WebSocket): unknown {
+    return (ws as unknown as { ownCore: unknown }).ownCore;
+  }
+
+  // Guards: the engine (~40 fields) is made on first use, not at accept: an accepted
+  // connection that has neither read nor written holds none (memory per idle connection),
+  // and the first read makes it, with the frames exact and in order; the same for a first
+  // write and for a close before anything else.
+  test("none until the first read, write or close; then one, and traffic is exact", async () => {
+    const server = await startServer("standalone", { closeTimeout: 1000 });
+    try {
+      const accepted = new Accepted(server.wss);
+      const reader = await connect(server.url("/"), { closeTimeout: 1000 });
+      const writer = await connect(server.url("/"), { closeTimeout: 1000 });
+      const closer = await connect(server.url("/"), { closeTimeout: 1000 });
+      try {
+        const peers = [(await accepted.next()).ws, (await accepted.next()).ws, (await accepted.next()).ws];
+        await delay(20);
+        for (const peer of peers) assert.equal(engineOf(peer), null, "no engine while idle");
+        const big = payload(6000, 50 * KiB);
+        await reader.send("first");
+        await reader.send(big);
+        assert.equal((await peers[0]!.receive({ timeout: 3000 })).text, "first");
+        sameBytes((await peers[0]!.receive({ timeout: 3000 })).bytes, big, "50 KiB");
+        assert.notEqual(engineOf(peers[0]!), null);
+        await peers[1]!.send("from the server");
+        assert.equal((await writer.receive({ timeout: 3000 })).text, "from the server");
+        assert.notEqual(engineOf(peers[1]!), null);
+        assert.equal(engineOf(peers[2]!), null);
+        const info = await peers[2]!.close(4000, "bye");
+        assert.equal(info.code, 4000);
+        assert.equal((await closer.closed).code, 4000);
+      } finally {
+        for (const ws of [reader, writer, closer]) ws.terminate();
+      }
+    } finally {
+      await deadline(server.close(), 5000, "server.close()");
+    }
+  });
+});
