@@ -245,6 +245,27 @@ export interface ConnectionOwner {
 const EMPTY = new Uint8Array(0);
 /** The listener table every connection starts with (see the constructor); never changed, not frozen (copying a frozen object is 4x slower). */
 const LISTENER_TABLE = { message: undefined, close: undefined, error: undefined };
+
+/**
+ * WebSocket's base: EventEmitter's methods, without EventEmitter's
+ * constructor, which makes a dictionary-mode listener table that the
+ * connection would replace at once (a throwaway allocation of ~200 bytes per
+ * connection). It sets the fields that constructor sets, the way node's
+ * streams start theirs: a fast-mode table whose keys are the usual events
+ * (~130 bytes less per connection than a dictionary). The table is copied
+ * from a template rather than written as a literal: V8 tracks a literal's
+ * objects, and once enough of them outlive a GC it deoptimizes the function
+ * to allocate them elsewhere, then compiles it again (tens of ms, on a busy
+ * server's first thousands of connections).
+ */
+function ConnectionEmitter(this: { _events: object; _eventsCount: number; _maxListeners: number | undefined }): void {
+  this._events = { ...LISTENER_TABLE };
+  this._eventsCount = 0;
+  this._maxListeners = undefined;
+}
+ConnectionEmitter.prototype = EventEmitter.prototype;
+Object.setPrototypeOf(ConnectionEmitter, EventEmitter); // EventEmitter's static members too
+const ConnectionEmitterBase = ConnectionEmitter as unknown as new () => EventEmitter<WebSocketEvents>;
 /** What `handshakeHeaders` is on a server: shared, not one empty object per connection. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -264,7 +285,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * await ws.close(1000, "done");
  * ```
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> {
+export class WebSocket extends ConnectionEmitterBase {
   /** Negotiated subprotocol, or null. */
   readonly protocol: string | null;
   /** Negotiated extensions, as the Sec-WebSocket-Extensions value ("" for none). */
@@ -327,12 +348,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           `(or WebSocket.fromStream for a stream you already have); the browser-style \`new WebSocket(url)\` is in "wsx/web"`,
       );
     }
-    // A fast-mode listener table like node's streams use: EventEmitter's own starts in
-    // dictionary mode, which costs ~130 bytes more per connection. The keys are the usual events.
-    // Copied from a template rather than written as a literal: V8 tracks a literal's objects, and
-    // once enough of them outlive a GC it deoptimizes this constructor to allocate them elsewhere,
-    // then compiles it again (tens of ms, on a busy server's first thousands of connections).
-    (this as unknown as { _events: object })._events = { ...LISTENER_TABLE };
     this.socket = socket;
     this.protocol = handshake.protocol;
     this.extensions = handshake.extensions;
