@@ -39,8 +39,12 @@ interface NodeInternals {
   generator: symbol;
 }
 let internals: NodeInternals | null | undefined;
-/** The read callbacks installed by {@link directReads}: a socket reading through one of them can change to another. */
-const ours = new Set<unknown>();
+/**
+ * The read callbacks installed by {@link directReads}: a socket reading
+ * through one of them can change to another. Weak: an installer (one per
+ * server) goes with its owner.
+ */
+const ours = new WeakSet<object>();
 /**
  * The socket just read. node calls the read callback as a method of the
  * socket and the buffer generator right after it as a plain function; the
@@ -69,7 +73,8 @@ function readsByDefault(socket: Socket, symbols: NodeInternals): boolean {
 
 /** Whether another reader of this module reads the socket already. */
 function readByUs(socket: Socket, symbols: NodeInternals): boolean {
-  return ours.has((socket as unknown as Record<symbol, unknown>)[symbols.callback]);
+  const callback = (socket as unknown as Record<symbol, unknown>)[symbols.callback];
+  return typeof callback === "function" && ours.has(callback);
 }
 
 interface UserBufferHandle {

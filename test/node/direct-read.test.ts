@@ -10,6 +10,7 @@
  */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { Socket, type Server } from "node:net";
 import { duplexPair } from "node:stream";
 import { CloseCode, ProtocolError, WebSocket, WebSocketServer, connect, type ConnectionHandler, type Message } from "../../src/index.js";
@@ -679,5 +680,36 @@ describe("an idle connection keeps no protocol engine", () => {
     } finally {
       await deadline(server.close(), 5000, "server.close()");
     }
+  });
+});
+
+describe("direct reads: nothing kept after a server", () => {
+  // Guards: each server's head reader is known to direct-read.ts (so the connection can take
+  // its sockets over) without that keeping the server alive: servers made, used and closed
+  // are collected. A strong registry keeps every server a process ever made.
+  test("closed servers whose sockets read directly are garbage-collected", () => {
+    const index = new URL("../../src/index.js", import.meta.url).href;
+    const script = `
+      const { serve, connect } = await import(${JSON.stringify(index)});
+      // In a function of its own, so that no local of the caller still points at the server.
+      async function useServer() {
+        const server = await serve({ port: 0, host: "127.0.0.1", closeTimeout: 500 }, (ws) => ws.on("message", (m) => ws.send(m)));
+        const client = await connect("ws://127.0.0.1:" + server.port + "/");
+        await client.send("hello");
+        await client.receive();
+        await client.close();
+        await server.close();
+        return new WeakRef(server);
+      }
+      const refs = [await useServer(), await useServer(), await useServer()];
+      for (let i = 0; i < 20 && refs.some((r) => r.deref() !== undefined); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        gc();
+      }
+      process.stdout.write(String(refs.filter((r) => r.deref() !== undefined).length));
+    `;
+    const child = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout, "0", "servers still reachable after close and GC");
   });
 });
