@@ -243,15 +243,16 @@ export interface ConnectionOwner {
 }
 
 const EMPTY = new Uint8Array(0);
-/** The listener table every connection starts with (see the constructor); never changed, not frozen (copying a frozen object is 4x slower). */
+/** The listener table every connection starts with (see {@link ConnectionEmitter}); never changed, not frozen (copying a frozen object is 4x slower). */
 const LISTENER_TABLE = { message: undefined, close: undefined, error: undefined };
 
 /**
  * WebSocket's base: EventEmitter's methods, without EventEmitter's
  * constructor, which makes a dictionary-mode listener table that the
  * connection would replace at once (a throwaway allocation of ~200 bytes per
- * connection). It sets the fields that constructor sets, the way node's
- * streams start theirs: a fast-mode table whose keys are the usual events
+ * connection). It sets the fields that constructor sets (`captureRejections`
+ * stays the prototype's: off), the way node's streams start theirs: a
+ * fast-mode table whose keys are the usual events
  * (~130 bytes less per connection than a dictionary). The table is copied
  * from a template rather than written as a literal: V8 tracks a literal's
  * objects, and once enough of them outlive a GC it deoptimizes the function
