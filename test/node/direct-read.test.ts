@@ -32,7 +32,7 @@ import {
   tick,
   upgradeRequest,
 } from "../helpers/net.js";
-import { Accepted, startServer, withPair, type Mode } from "../helpers/wsx.js";
+import { Accepted, withPair, withServer, type Mode } from "../helpers/wsx.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -82,9 +82,7 @@ describe("direct reads: where they are used", () => {
   // hand wsx ciphertext: listenerCount 0 there, and the round trip below fails).
   for (const mode of ["standalone", "http", "tls", "https"] as Mode[]) {
     test(`${mode}: the 'data' listener is ${mode === "tls" || mode === "https" ? "kept (TLS)" : "gone (direct reads)"} on both ends; a 300 KiB message round-trips`, async () => {
-      const server = await startServer(mode, { closeTimeout: 1000 });
-      try {
-        const accepted = new Accepted(server.wss);
+      await withServer(mode, { closeTimeout: 1000 }, async (server, accepted) => {
         const client = await connect(server.url("/"), { closeTimeout: 1000, ...server.clientOptions });
         try {
           const { ws: peer } = await accepted.next();
@@ -103,9 +101,7 @@ describe("direct reads: where they are used", () => {
         } finally {
           client.terminate();
         }
-      } finally {
-        await deadline(server.close(), 5000, "server.close()");
-      }
+      });
     });
   }
 
@@ -190,30 +186,29 @@ describe("direct reads: large messages byte-exact", () => {
   // the header split off from its payload too): partial fills of the offered place, and a
   // place offered for a frame's rest after some of it came through the scratch buffer.
   test("a large frame written in odd pieces by a raw client arrives exact", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000 });
-    const raw = await RawClient.connect(server.port);
-    try {
-      const accepted = new Accepted(server.wss);
-      await raw.handshake();
-      const { ws: peer } = await accepted.next();
-      const messages = [payload(3, 700 * KiB + 17), payload(4, 40 * KiB + 1), payload(5, 16 * KiB)];
-      for (const message of messages) {
-        const frame = clientFrame(OP.BINARY, message);
-        // 3 bytes of header first, then pieces of prime sizes.
-        const cuts = [3, 1021, 16 * KiB + 7, 65521, 9973];
-        let at = 0;
-        for (let i = 0; at < frame.length; i++) {
-          const next = Math.min(frame.length, at + cuts[i % cuts.length]!);
-          await raw.write(frame.subarray(at, next));
-          at = next;
-          if (i % 4 === 0) await tick();
+    await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
+      const raw = await RawClient.connect(server.port);
+      try {
+        await raw.handshake();
+        const { ws: peer } = await accepted.next();
+        const messages = [payload(3, 700 * KiB + 17), payload(4, 40 * KiB + 1), payload(5, 16 * KiB)];
+        for (const message of messages) {
+          const frame = clientFrame(OP.BINARY, message);
+          // 3 bytes of header first, then pieces of prime sizes.
+          const cuts = [3, 1021, 16 * KiB + 7, 65521, 9973];
+          let at = 0;
+          for (let i = 0; at < frame.length; i++) {
+            const next = Math.min(frame.length, at + cuts[i % cuts.length]!);
+            await raw.write(frame.subarray(at, next));
+            at = next;
+            if (i % 4 === 0) await tick();
+          }
         }
+        for (const [i, message] of messages.entries()) sameBytes((await peer.receive({ timeout: 3000 })).bytes, message, `message ${i}`);
+      } finally {
+        raw.destroy();
       }
-      for (const [i, message] of messages.entries()) sameBytes((await peer.receive({ timeout: 3000 })).bytes, message, `message ${i}`);
-    } finally {
-      raw.destroy();
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    });
   });
 });
 
@@ -286,29 +281,28 @@ describe("direct reads: text", () => {
   // very end of a large message; valid text sent before it is still delivered.
   for (const where of [100_000, MiB + 5, "truncated at the end"] as const) {
     test(`invalid UTF-8 ${typeof where === "number" ? `at byte ${where}` : where} of a large text frame closes with 1007`, async () => {
-      const server = await startServer("standalone", { closeTimeout: 1000 });
-      const raw = await RawClient.connect(server.port);
-      try {
-        const accepted = new Accepted(server.wss);
-        await raw.handshake();
-        const { ws: peer } = await accepted.next();
-        const bad = Buffer.alloc(2 * MiB, 0x61);
-        if (typeof where === "number") bad[where] = 0xff;
-        else bad.set([0xe2, 0x82], bad.length - 2); // "€" without its last byte
-        const good = Buffer.from(multiByteText(200 * KiB));
-        await raw.write(Buffer.concat([clientFrame(OP.TEXT, good), clientFrame(OP.TEXT, bad)]));
-        const message = await peer.receive({ timeout: 3000 });
-        assert.ok(message.text === good.toString(), "the valid text before it");
-        let frame = await raw.readFrame(5000);
-        for (let i = 0; i < 5 && frame.opcode !== OP.CLOSE; i++) frame = await raw.readFrame(5000);
-        assert.equal(frame.opcode, OP.CLOSE);
-        assert.equal(parseClose(frame.payload).code, CloseCode.INVALID_PAYLOAD);
-        const info = await deadline(peer.closed, 3000, "server side closed");
-        assert.equal((info.error as ProtocolError).code, "INVALID_UTF8");
-      } finally {
-        raw.destroy();
-        await deadline(server.close(), 5000, "server.close()");
-      }
+      await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
+        const raw = await RawClient.connect(server.port);
+        try {
+          await raw.handshake();
+          const { ws: peer } = await accepted.next();
+          const bad = Buffer.alloc(2 * MiB, 0x61);
+          if (typeof where === "number") bad[where] = 0xff;
+          else bad.set([0xe2, 0x82], bad.length - 2); // "€" without its last byte
+          const good = Buffer.from(multiByteText(200 * KiB));
+          await raw.write(Buffer.concat([clientFrame(OP.TEXT, good), clientFrame(OP.TEXT, bad)]));
+          const message = await peer.receive({ timeout: 3000 });
+          assert.ok(message.text === good.toString(), "the valid text before it");
+          let frame = await raw.readFrame(5000);
+          for (let i = 0; i < 5 && frame.opcode !== OP.CLOSE; i++) frame = await raw.readFrame(5000);
+          assert.equal(frame.opcode, OP.CLOSE);
+          assert.equal(parseClose(frame.payload).code, CloseCode.INVALID_PAYLOAD);
+          const info = await deadline(peer.closed, 3000, "server side closed");
+          assert.equal((info.error as ProtocolError).code, "INVALID_UTF8");
+        } finally {
+          raw.destroy();
+        }
+      });
     });
   }
 });
@@ -366,42 +360,41 @@ describe("direct reads: bytes that came with the handshake", () => {
   // the head's bytes.
   for (const split of [false, true]) {
     test(`server: frames in the upgrade request's write, then a large frame${split ? " started there and finished later" : ""}, all in order`, async () => {
-      const server = await startServer("standalone", { closeTimeout: 1000 });
-      const raw = await RawClient.connect(server.port);
-      try {
-        const accepted = new Accepted(server.wss);
-        const big = payload(3000, 600 * KiB + 9);
-        const frames = Buffer.concat([
-          clientFrame(OP.TEXT, "one"),
-          clientFrame(OP.BINARY, payload(3001, 20 * KiB)),
-          clientFrame(OP.TEXT, "two"),
-          clientFrame(OP.BINARY, big),
-          clientFrame(OP.TEXT, "three"),
-        ]);
-        const request = Buffer.from(upgradeRequest(), "latin1");
-        if (split) {
-          const cut = 20 * KiB + 1000; // inside the big frame's payload
-          await raw.write(Buffer.concat([request, frames.subarray(0, cut)]));
-          const response = await raw.readResponse();
-          assert.equal(response.status, 101);
-          await raw.write(frames.subarray(cut, cut + 100 * KiB));
-          await tick();
-          await raw.write(frames.subarray(cut + 100 * KiB));
-        } else {
-          await raw.write(Buffer.concat([request, frames]));
-          assert.equal((await raw.readResponse()).status, 101);
+      await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
+        const raw = await RawClient.connect(server.port);
+        try {
+          const big = payload(3000, 600 * KiB + 9);
+          const frames = Buffer.concat([
+            clientFrame(OP.TEXT, "one"),
+            clientFrame(OP.BINARY, payload(3001, 20 * KiB)),
+            clientFrame(OP.TEXT, "two"),
+            clientFrame(OP.BINARY, big),
+            clientFrame(OP.TEXT, "three"),
+          ]);
+          const request = Buffer.from(upgradeRequest(), "latin1");
+          if (split) {
+            const cut = 20 * KiB + 1000; // inside the big frame's payload
+            await raw.write(Buffer.concat([request, frames.subarray(0, cut)]));
+            const response = await raw.readResponse();
+            assert.equal(response.status, 101);
+            await raw.write(frames.subarray(cut, cut + 100 * KiB));
+            await tick();
+            await raw.write(frames.subarray(cut + 100 * KiB));
+          } else {
+            await raw.write(Buffer.concat([request, frames]));
+            assert.equal((await raw.readResponse()).status, 101);
+          }
+          const { ws: peer } = await accepted.next();
+          assert.equal(socketOf(peer).listenerCount("data"), 0);
+          assert.equal((await peer.receive({ timeout: 3000 })).text, "one");
+          sameBytes((await peer.receive({ timeout: 3000 })).bytes, payload(3001, 20 * KiB), "20 KiB");
+          assert.equal((await peer.receive({ timeout: 3000 })).text, "two");
+          sameBytes((await peer.receive({ timeout: 3000 })).bytes, big, "the large frame");
+          assert.equal((await peer.receive({ timeout: 3000 })).text, "three");
+        } finally {
+          raw.destroy();
         }
-        const { ws: peer } = await accepted.next();
-        assert.equal(socketOf(peer).listenerCount("data"), 0);
-        assert.equal((await peer.receive({ timeout: 3000 })).text, "one");
-        sameBytes((await peer.receive({ timeout: 3000 })).bytes, payload(3001, 20 * KiB), "20 KiB");
-        assert.equal((await peer.receive({ timeout: 3000 })).text, "two");
-        sameBytes((await peer.receive({ timeout: 3000 })).bytes, big, "the large frame");
-        assert.equal((await peer.receive({ timeout: 3000 })).text, "three");
-      } finally {
-        raw.destroy();
-        await deadline(server.close(), 5000, "server.close()");
-      }
+      });
     });
   }
 
@@ -444,8 +437,7 @@ describe("direct reads: the request head", () => {
   // from the moment the socket is accepted), and the connection takes those reads over at the
   // 101 (the round trip fails if the handover loses the socket's reads).
   test("from accept on, no 'data' listener; the connection takes the reads over", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000 });
-    try {
+    await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
       const sockets = acceptedSockets(server);
       const listeners: number[] = [];
       server.wss.on("connection", () => listeners.push(sockets[0]!.listenerCount("data")));
@@ -453,7 +445,6 @@ describe("direct reads: the request head", () => {
       try {
         await eventually(() => sockets.length === 1, "the socket accepted");
         assert.equal(sockets[0]!.listenerCount("data"), 0, "'data' listeners while the head is read");
-        const accepted = new Accepted(server.wss);
         await raw.handshake();
         const { ws: peer } = await accepted.next();
         assert.deepEqual(listeners, [0], "'data' listeners once accepted");
@@ -464,32 +455,29 @@ describe("direct reads: the request head", () => {
       } finally {
         raw.destroy();
       }
-    } finally {
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    });
   });
 
   // Guards: a head that arrives in many reads (one byte each) is collected across them, and
   // frames in the read that completes it come first, in order.
   test("a head written a byte at a time, its last byte with two frames: all arrive in order", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000 });
-    const raw = await RawClient.connect(server.port);
-    try {
-      const accepted = new Accepted(server.wss);
-      const request = Buffer.from(upgradeRequest(), "latin1");
-      for (let at = 0; at < request.length - 1; at++) {
-        await raw.write(request.subarray(at, at + 1));
-        await delay(1); // separate reads, not one segment
+    await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
+      const raw = await RawClient.connect(server.port);
+      try {
+        const request = Buffer.from(upgradeRequest(), "latin1");
+        for (let at = 0; at < request.length - 1; at++) {
+          await raw.write(request.subarray(at, at + 1));
+          await delay(1); // separate reads, not one segment
+        }
+        await raw.write(Buffer.concat([request.subarray(-1), clientFrame(OP.TEXT, "first"), clientFrame(OP.TEXT, "second")]));
+        assert.equal((await raw.readResponse()).status, 101);
+        const { ws: peer } = await accepted.next();
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "first");
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "second");
+      } finally {
+        raw.destroy();
       }
-      await raw.write(Buffer.concat([request.subarray(-1), clientFrame(OP.TEXT, "first"), clientFrame(OP.TEXT, "second")]));
-      assert.equal((await raw.readResponse()).status, 101);
-      const { ws: peer } = await accepted.next();
-      assert.equal((await peer.receive({ timeout: 3000 })).text, "first");
-      assert.equal((await peer.receive({ timeout: 3000 })).text, "second");
-    } finally {
-      raw.destroy();
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    });
   });
 
   // Guards: while an async authenticate runs, reads are held (the socket is paused) and what
@@ -497,33 +485,31 @@ describe("direct reads: the request head", () => {
   // handshake's reader.
   test("frames sent while an async authenticate runs arrive after it, in order", async () => {
     const verdict = deferred<boolean>();
-    const server = await startServer("standalone", { closeTimeout: 1000, authenticate: () => verdict.promise });
-    const raw = await RawClient.connect(server.port);
-    try {
-      const accepted = new Accepted(server.wss);
-      await raw.write(Buffer.concat([Buffer.from(upgradeRequest(), "latin1"), clientFrame(OP.TEXT, "with the head")]));
-      await delay(20);
-      await raw.write(clientFrame(OP.TEXT, "while authenticating"));
-      await delay(20);
-      await raw.write(clientFrame(OP.BINARY, payload(5001, 40 * KiB)));
-      await delay(20);
-      verdict.resolve(true);
-      assert.equal((await raw.readResponse()).status, 101);
-      const { ws: peer } = await accepted.next();
-      assert.equal((await peer.receive({ timeout: 3000 })).text, "with the head");
-      assert.equal((await peer.receive({ timeout: 3000 })).text, "while authenticating");
-      sameBytes((await peer.receive({ timeout: 3000 })).bytes, payload(5001, 40 * KiB), "40 KiB");
-    } finally {
-      raw.destroy();
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    await withServer("standalone", { closeTimeout: 1000, authenticate: () => verdict.promise }, async (server, accepted) => {
+      const raw = await RawClient.connect(server.port);
+      try {
+        await raw.write(Buffer.concat([Buffer.from(upgradeRequest(), "latin1"), clientFrame(OP.TEXT, "with the head")]));
+        await delay(20);
+        await raw.write(clientFrame(OP.TEXT, "while authenticating"));
+        await delay(20);
+        await raw.write(clientFrame(OP.BINARY, payload(5001, 40 * KiB)));
+        await delay(20);
+        verdict.resolve(true);
+        assert.equal((await raw.readResponse()).status, 101);
+        const { ws: peer } = await accepted.next();
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "with the head");
+        assert.equal((await peer.receive({ timeout: 3000 })).text, "while authenticating");
+        sameBytes((await peer.receive({ timeout: 3000 })).bytes, payload(5001, 40 * KiB), "40 KiB");
+      } finally {
+        raw.destroy();
+      }
+    });
   });
 
   // Guards: after a refusal the handshake's reader drops what still comes (the socket is not
   // a connection), the client gets its whole 404 and a clean end, and the server goes on.
   test("refused, with bytes still coming: a whole 404 and a clean end; the next client is accepted", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000, path: "/only" });
-    try {
+    await withServer("standalone", { closeTimeout: 1000, path: "/only" }, async (server) => {
       const raw = await RawClient.connect(server.port);
       try {
         await raw.write(Buffer.concat([Buffer.from(upgradeRequest({ path: "/elsewhere" }), "latin1"), clientFrame(OP.TEXT, "ignored")]));
@@ -538,9 +524,7 @@ describe("direct reads: the request head", () => {
       }
       const client = await connect(server.url("/only"), { closeTimeout: 1000 });
       await client.close();
-    } finally {
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    });
   });
 
   // Guards: input a socket's stream already holds (here, bytes read to sniff the protocol and
@@ -596,8 +580,7 @@ describe("direct reads: many connections share the scratch buffer", () => {
   // the same time: a read's bytes handed to the wrong connection, or a copy taken after the
   // next read overwrote the scratch buffer, shows up as another connection's bytes.
   test("8 connections echo small and 1 MiB messages concurrently, each gets exactly its own; a new connection works after", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000 }, echo);
-    try {
+    await withServer("standalone", { closeTimeout: 1000 }, async (server) => {
       const clients = await Promise.all(Array.from({ length: 8 }, () => connect(server.url("/"), { closeTimeout: 1000 })));
       try {
         await Promise.all(
@@ -634,9 +617,7 @@ describe("direct reads: many connections share the scratch buffer", () => {
       } finally {
         late.terminate();
       }
-    } finally {
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    }, echo);
   });
 });
 
@@ -651,9 +632,7 @@ describe("an idle connection keeps no protocol engine", () => {
   // and the first read makes it, with the frames exact and in order; the same for a first
   // write and for a close before anything else.
   test("none until the first read, write or close; then one, and traffic is exact", async () => {
-    const server = await startServer("standalone", { closeTimeout: 1000 });
-    try {
-      const accepted = new Accepted(server.wss);
+    await withServer("standalone", { closeTimeout: 1000 }, async (server, accepted) => {
       const reader = await connect(server.url("/"), { closeTimeout: 1000 });
       const writer = await connect(server.url("/"), { closeTimeout: 1000 });
       const closer = await connect(server.url("/"), { closeTimeout: 1000 });
@@ -677,9 +656,7 @@ describe("an idle connection keeps no protocol engine", () => {
       } finally {
         for (const ws of [reader, writer, closer]) ws.terminate();
       }
-    } finally {
-      await deadline(server.close(), 5000, "server.close()");
-    }
+    });
   });
 });
 
