@@ -16,8 +16,6 @@ export interface PendingHandshake {
   over: boolean;
   /** Reads the request head (standalone mode); null once read, or when node:http read it. */
   parser: HttpHeadParser | null;
-  /** The head is read through a 'data' listener (the socket cannot be read directly, see direct-read.ts). */
-  dataEvents: boolean;
   /** Whether the socket is TLS. */
   readonly secure: boolean;
 }
@@ -81,7 +79,7 @@ export class PendingHandshakes {
 
   /** Start the deadline of a socket's handshake. */
   begin(socket: Socket, secure: boolean): PendingHandshake {
-    const handshake: PendingHandshake = { deadline: performance.now() + this.timeout, over: false, parser: null, dataEvents: false, secure };
+    const handshake: PendingHandshake = { deadline: performance.now() + this.timeout, over: false, parser: null, secure };
     this.entries.set(socket, handshake);
     socket.on("close", this.onSocketClose);
     if (this.timer === null) this.arm(this.timeout);
@@ -93,7 +91,6 @@ export class PendingHandshakes {
     handshake.parser = new HttpHeadParser("request", limits);
     // Input the stream holds already (a stream given to handleStream) comes as a 'data' event.
     if (socket.readableLength === 0 && this.readDirectly(socket) !== false) return;
-    handshake.dataEvents = true;
     socket.on("data", this.onSocketData);
   }
 
@@ -105,7 +102,7 @@ export class PendingHandshakes {
   stopReading(socket: Socket, handshake: PendingHandshake): void {
     if (handshake.parser === null) return;
     handshake.parser = null;
-    if (handshake.dataEvents) socket.removeListener("data", this.onSocketData);
+    socket.removeListener("data", this.onSocketData); // none on a socket read directly
   }
 
   /** The handshake is decided. Returns false if it already was. */
