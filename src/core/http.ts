@@ -244,15 +244,12 @@ function tooManyFields(most: number): HandshakeError {
   return new HandshakeError("TOO_MANY_HEADERS", `more than ${most} header fields`, 431);
 }
 
-/** The OR of the bytes of the head {@link wholeHeadEnd} last found: below 0x80 means pure ASCII. */
-let wholeHeadBits = 0;
-
 /**
- * Where the head ends when `chunk` holds all of it within `maxBytes` and
- * every line ends with CRLF (and the OR of its bytes in
- * {@link wholeHeadBits}); -1 otherwise, and the byte scan then says what is
- * wrong or waits for more. A CR inside a line is left to the line parsers,
- * which refuse it as a control character.
+ * Where the head ends when `chunk` holds all of it within `maxBytes`, pure
+ * ASCII, with every line ending in CRLF; -1 otherwise, and the byte scan
+ * then says what is wrong, waits for more or handles the rare non-ASCII
+ * head. A CR inside a line is left to the line parsers, which refuse it as
+ * a control character.
  */
 function wholeHeadEnd(chunk: Uint8Array, maxBytes: number): number {
   const limit = Math.min(chunk.length, maxBytes);
@@ -263,10 +260,7 @@ function wholeHeadEnd(chunk: Uint8Array, maxBytes: number): number {
     if (c !== LF) continue;
     // A bare LF, or an empty start line (CRLF first): the byte scan reports it.
     if (i < 2 || chunk[i - 1] !== CR) return -1;
-    if (i >= 3 && chunk[i - 2] === LF) {
-      wholeHeadBits = bits;
-      return i + 1;
-    }
+    if (i >= 3 && chunk[i - 2] === LF) return bits < 0x80 ? i + 1 : -1;
   }
   return -1;
 }
@@ -335,7 +329,7 @@ export class HttpHeadParser {
       const end = wholeHeadEnd(chunk, this.#maxBytes);
       if (end > 0) {
         this.#done = true;
-        this.#bits = wholeHeadBits;
+        this.#bits = 0; // ASCII
         const whole = end === chunk.length;
         return { head: this.#parse(whole ? chunk : chunk.subarray(0, end)), rest: whole ? NO_BYTES : chunk.subarray(end) };
       }
