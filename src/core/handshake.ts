@@ -6,7 +6,6 @@
  * with; misuse by the caller is a {@link UsageError}.
  */
 
-import { equalsIgnoringAsciiCase, isAscii } from "./ascii.js";
 import { base64Length, encodeBase64 } from "./base64.js";
 import { HandshakeError, UsageError, type HandshakeErrorCode } from "./errors.js";
 import {
@@ -15,6 +14,8 @@ import {
   type ParsedExtension,
   formatExtensions,
   hasToken,
+  headerCount,
+  headerValue,
   httpVersion,
   isToken,
   parseExtensions,
@@ -319,38 +320,19 @@ function reject(code: HandshakeErrorCode, message: string, status = 400, headers
   return new HandshakeError(code, message, status, headers);
 }
 
-function countHeader(head: HttpHead, lowerName: string): number {
-  let count = 0;
-  const fields = head.rawHeaders;
-  for (let i = 0; i < fields.length; i++) {
-    const name = fields[i]![0];
-    if (name.length !== lowerName.length) continue;
-    // Names are ASCII tokens (the parser and node:http check it): compared without a lower-cased copy.
-    // A head built by hand may hold other characters: those are lower-cased as before.
-    if (equalsIgnoringAsciiCase(name, 0, lowerName) || (!isAscii(name) && name.toLowerCase() === lowerName)) count++;
-  }
-  return count;
-}
-
 const ABSOLUTE_TARGET = /^(?:https?|wss?):\/\/([^/?#]*)/i;
 
-/** Splits origin-form or absolute-form targets (RFC 9112 section 3.2). */
-function splitTarget(target: string): { path: string; query: string; authority: string | null } {
-  let rest = target;
-  let authority: string | null = null;
-  if (!rest.startsWith("/")) {
-    const match = ABSOLUTE_TARGET.exec(rest);
-    if (!match) throw reject("INVALID_TARGET", "request target must be an absolute path or absolute URI");
-    const raw = match[1]!;
-    authority = raw.slice(raw.lastIndexOf("@") + 1);
-    rest = rest.slice(match[0].length);
-    if (!rest.startsWith("/")) rest = `/${rest}`;
-  }
-  if (rest.includes("#")) throw reject("INVALID_TARGET", "request target must not contain a fragment");
-  const q = rest.indexOf("?");
-  return q < 0
-    ? { path: rest, query: "", authority }
-    : { path: rest.slice(0, q), query: rest.slice(q + 1), authority };
+/**
+ * An absolute-form target (RFC 9112 section 3.2.2, `ws://host/path?q`): its
+ * authority and the origin-form part after it. Origin-form targets, nearly
+ * all of them, do not come here.
+ */
+function splitAbsoluteTarget(target: string): [authority: string, rest: string] {
+  const match = ABSOLUTE_TARGET.exec(target);
+  if (!match) throw reject("INVALID_TARGET", "request target must be an absolute path or absolute URI");
+  const raw = match[1]!;
+  const rest = target.slice(match[0].length);
+  return [raw.slice(raw.lastIndexOf("@") + 1), rest.startsWith("/") ? rest : `/${rest}`];
 }
 
 /**
@@ -360,36 +342,56 @@ function splitTarget(target: string): { path: string; query: string; authority: 
  * `Sec-WebSocket-Version: 13`), ready for {@link buildRejectResponse}.
  */
 export function parseUpgradeRequest(head: HttpHead): UpgradeRequest {
+  const checked = checkUpgradeRequest(head);
+  return { ...checked, headers: head.headers, rawHeaders: head.rawHeaders };
+}
+
+/** @internal What {@link checkUpgradeRequest} gives: an {@link UpgradeRequest} without the head's records. */
+export type CheckedUpgrade = Omit<UpgradeRequest, "headers" | "rawHeaders">;
+
+/**
+ * @internal {@link parseUpgradeRequest} without reading `head.headers` or
+ * `head.rawHeaders` (fields are read with {@link headerValue}): the server
+ * hands the records to the application only if it asks for them.
+ */
+export function checkUpgradeRequest(head: HttpHead): CheckedUpgrade {
   const [method, target, version] = head.startLine;
-  const headers = head.headers;
   if (method !== "GET") throw reject("METHOD_NOT_ALLOWED", "WebSocket upgrade requires GET", 405, { Allow: "GET" });
   if (httpVersion(version) < 11) {
     throw reject("INVALID_HTTP_VERSION", "WebSocket upgrade requires HTTP/1.1 or later");
   }
-  const { path, query, authority } = splitTarget(target);
+  let rest = target;
+  let authority: string | null = null;
+  if (!target.startsWith("/")) [authority, rest] = splitAbsoluteTarget(target);
+  if (rest.includes("#")) throw reject("INVALID_TARGET", "request target must not contain a fragment");
+  const q = rest.indexOf("?");
+  const path = q < 0 ? rest : rest.slice(0, q);
+  const query = q < 0 ? "" : rest.slice(q + 1);
 
-  const hostCount = countHeader(head, "host");
+  const hostCount = headerCount(head, "host");
   if (hostCount === 0) throw reject("MISSING_HOST", "Host header is required");
-  if (hostCount > 1 || headers["host"] === "") {
+  const host = headerValue(head, "host");
+  if (hostCount > 1 || host === "") {
     throw reject("INVALID_HOST", "exactly one non-empty Host header is required");
   }
 
-  if (headers["upgrade"] === undefined) throw reject("NOT_WEBSOCKET", "not a WebSocket upgrade request");
-  if (!hasToken(headers["upgrade"], "websocket")) {
+  const upgrade = headerValue(head, "upgrade");
+  if (upgrade === undefined) throw reject("NOT_WEBSOCKET", "not a WebSocket upgrade request");
+  if (!hasToken(upgrade, "websocket")) {
     throw reject("INVALID_UPGRADE", "Upgrade header does not contain websocket");
   }
-  if (!hasToken(headers["connection"], "upgrade")) {
+  if (!hasToken(headerValue(head, "connection"), "upgrade")) {
     throw reject("INVALID_CONNECTION", "Connection header does not contain upgrade");
   }
-  if (headers["sec-websocket-version"] !== "13") {
+  if (headerValue(head, "sec-websocket-version") !== "13") {
     throw reject("UNSUPPORTED_VERSION", "only WebSocket version 13 is supported", 426, {
       "Sec-WebSocket-Version": "13",
       // RFC 9110 section 15.5.22: a 426 must say what to upgrade to.
       Upgrade: "websocket",
     });
   }
-  const key = headers["sec-websocket-key"];
-  if (countHeader(head, "sec-websocket-key") !== 1 || key === undefined || !isValidKey(key)) {
+  const key = headerValue(head, "sec-websocket-key");
+  if (key === undefined || headerCount(head, "sec-websocket-key") !== 1 || !isValidKey(key)) {
     throw reject("INVALID_KEY", "Sec-WebSocket-Key must be one base64 encoding of 16 bytes");
   }
 
@@ -398,13 +400,11 @@ export function parseUpgradeRequest(head: HttpHead): UpgradeRequest {
     target,
     path,
     query,
-    headers,
-    rawHeaders: head.rawHeaders,
     key,
-    protocols: parseProtocolList(headers["sec-websocket-protocol"]),
-    extensions: parseExtensions(headers["sec-websocket-extensions"]),
-    origin: headers["origin"] ?? null,
-    host: authority || headers["host"]!,
+    protocols: parseProtocolList(headerValue(head, "sec-websocket-protocol")),
+    extensions: parseExtensions(headerValue(head, "sec-websocket-extensions")),
+    origin: headerValue(head, "origin") ?? null,
+    host: authority || host!,
   };
 }
 

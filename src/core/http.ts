@@ -7,7 +7,7 @@
  * rejected rather than guessed at.
  */
 
-import { equalsIgnoringAsciiCase } from "./ascii.js";
+import { equalsIgnoringAsciiCase, isAscii } from "./ascii.js";
 import { HandshakeError, UsageError } from "./errors.js";
 
 /** Caps on an HTTP head so a peer cannot make the parser buffer without bound. */
@@ -174,8 +174,9 @@ export function httpVersion(text: string, at = 0, end = text.length): number {
   return major >= 0 && major <= 9 && minor >= 0 && minor <= 9 ? major * 10 + minor : -1;
 }
 
-/** Nearly every request says this: returning the constant spares a string per head. */
+/** Nearly every request says these: returning the constants spares a string per head. */
 const HTTP_11 = "HTTP/1.1";
+const GET = "GET";
 
 /** Parses the request line `text[0, end)` in place (no split, no regular expression: every handshake runs this). */
 function parseRequestLine(text: string, end: number): [string, string, string] {
@@ -184,7 +185,7 @@ function parseRequestLine(text: string, end: number): [string, string, string] {
   if (space1 < 0 || space2 < 0 || space2 >= end) throw malformed("request line is not 'method SP target SP version'");
   const extra = text.indexOf(" ", space2 + 1);
   if (extra >= 0 && extra < end) throw malformed("request line is not 'method SP target SP version'");
-  const method = text.slice(0, space1);
+  const method = space1 === 3 && text.startsWith(GET) ? GET : text.slice(0, space1);
   if (!isToken(method)) throw malformed("invalid method");
   if (space2 === space1 + 1) throw malformed("empty request target");
   for (let i = space1 + 1; i < space2; i++) {
@@ -214,8 +215,12 @@ function parseStatusLine(line: string): [string, string, string] {
   return [version, status, reason];
 }
 
-/** Parses the field line `text[start, end)` in place: the name as sent and the value without surrounding whitespace. */
-function parseFieldLine(text: string, start: number, end: number): [string, string] {
+/**
+ * Checks the field line `text[start, end)` and writes where its name and its
+ * value (without surrounding whitespace) lie to `fields` from `at`: no
+ * string is made here (see {@link ParsedHead}).
+ */
+function checkFieldLine(text: string, start: number, end: number, fields: number[], at: number): void {
   if (isOws(text.charCodeAt(start))) throw malformed("obsolete line folding is not allowed");
   let colon = start;
   for (; colon < end; colon++) {
@@ -237,7 +242,136 @@ function parseFieldLine(text: string, start: number, end: number): [string, stri
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in header value");
   }
-  return [common(text, start, colon, NAMES_AS_SENT), common(text, from, to, COMMON_VALUES)];
+  fields[at] = start;
+  fields[at + 1] = colon;
+  fields[at + 2] = from;
+  fields[at + 3] = to;
+}
+
+/**
+ * A head as {@link HttpHeadParser} parsed it: checked whole, but its fields
+ * kept as offsets into the head's text until {@link headers} or
+ * {@link rawHeaders} is first read. The server's handshake reads the few
+ * fields it checks through {@link headerValue} and {@link headerCount}, so
+ * when the application never looks at the headers no string, pair or record
+ * is made per field (measured: that was most of what parsing cost per
+ * handshake). Both records are made once and then kept, so they can be
+ * changed like those of a plain {@link HttpHead}. Not handed out by
+ * {@link HttpHeadParser.push}, whose heads are plain objects (a spread or
+ * JSON copy of one keeps its fields): accessors on a prototype would not.
+ */
+class ParsedHead implements HttpHead {
+  readonly startLine: [string, string, string];
+  readonly #text: string;
+  /** Four offsets into the text per field: name start and end, value start and end. */
+  readonly #fields: readonly number[];
+  #headers: Record<string, string> | null = null;
+  #rawHeaders: Array<[string, string]> | null = null;
+
+  constructor(startLine: [string, string, string], text: string, fields: readonly number[]) {
+    this.startLine = startLine;
+    this.#text = text;
+    this.#fields = fields;
+  }
+
+  get rawHeaders(): Array<[string, string]> {
+    if (this.#rawHeaders === null) {
+      const text = this.#text;
+      const fields = this.#fields;
+      const raw: Array<[string, string]> = [];
+      for (let i = 0; i < fields.length; i += 4) {
+        raw.push([common(text, fields[i]!, fields[i + 1]!, NAMES_AS_SENT), common(text, fields[i + 2]!, fields[i + 3]!, COMMON_VALUES)]);
+      }
+      this.#rawHeaders = raw;
+    }
+    return this.#rawHeaders;
+  }
+
+  set rawHeaders(value: Array<[string, string]>) {
+    this.#rawHeaders = value;
+  }
+
+  get headers(): Record<string, string> {
+    if (this.#headers === null) {
+      // No prototype, yet fast properties: Object.create(null) would make a dictionary (larger, slower to fill).
+      const headers = Object.setPrototypeOf({}, null) as Record<string, string>;
+      for (const [name, value] of this.rawHeaders) {
+        const key = lowerCaseName(name);
+        const previous = headers[key];
+        headers[key] = previous === undefined ? value : `${previous}, ${value}`;
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  set headers(value: Record<string, string>) {
+    this.#headers = value;
+  }
+
+  /** The value of the fields named `lowerName` (repeats joined with ", "), read from the text while neither record exists. */
+  value(lowerName: string): string | undefined {
+    if (this.#headers !== null || this.#rawHeaders !== null) return this.headers[lowerName];
+    const text = this.#text;
+    const fields = this.#fields;
+    let found: string | undefined;
+    for (let i = 0; i < fields.length; i += 4) {
+      const start = fields[i]!;
+      if (fields[i + 1]! - start !== lowerName.length || !equalsIgnoringAsciiCase(text, start, lowerName)) continue;
+      const value = common(text, fields[i + 2]!, fields[i + 3]!, COMMON_VALUES);
+      found = found === undefined ? value : `${found}, ${value}`;
+    }
+    return found;
+  }
+
+  /** How many fields are named `lowerName`, likewise. */
+  count(lowerName: string): number {
+    if (this.#rawHeaders !== null) return countFields(this.#rawHeaders, lowerName);
+    const text = this.#text;
+    const fields = this.#fields;
+    let count = 0;
+    for (let i = 0; i < fields.length; i += 4) {
+      const start = fields[i]!;
+      if (fields[i + 1]! - start === lowerName.length && equalsIgnoringAsciiCase(text, start, lowerName)) count++;
+    }
+    return count;
+  }
+}
+
+/** Fields of `rawHeaders` named `lowerName`, ignoring ASCII case. */
+function countFields(rawHeaders: ReadonlyArray<readonly [string, string]>, lowerName: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const name = rawHeaders[i]![0];
+    if (name.length !== lowerName.length) continue;
+    // Names are ASCII tokens (the parser and node:http check it): compared without a lower-cased copy.
+    // A head built by hand may hold other characters: those are lower-cased.
+    if (equalsIgnoringAsciiCase(name, 0, lowerName) || (!isAscii(name) && name.toLowerCase() === lowerName)) count++;
+  }
+  return count;
+}
+
+/**
+ * `head.headers[lowerName]` (`lowerName` in lower case). Used by the
+ * handshake checks so that a head whose records are made on first read
+ * (the server's) is read without making them.
+ *
+ * @example
+ * ```ts
+ * import { HttpHeadParser, headerValue } from "wsx/core";
+ *
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\nX-Id: 1\r\nx-id: 2\r\n\r\n");
+ * const { head } = new HttpHeadParser("request").push(bytes)!;
+ * console.log(headerValue(head, "x-id")); // "1, 2", as head.headers["x-id"] would be
+ * ```
+ */
+export function headerValue(head: HttpHead, lowerName: string): string | undefined {
+  return head instanceof ParsedHead ? head.value(lowerName) : head.headers[lowerName];
+}
+
+/** How many fields of `head` are named `lowerName` (in lower case; ASCII case ignored), likewise. */
+export function headerCount(head: HttpHead, lowerName: string): number {
+  return head instanceof ParsedHead ? head.count(lowerName) : countFields(head.rawHeaders, lowerName);
 }
 
 function tooManyFields(most: number): HandshakeError {
@@ -309,6 +443,19 @@ export class HttpHeadParser {
    * throw, every later call throws the same error.
    */
   push(chunk: Uint8Array): { head: HttpHead; rest: Uint8Array } | null {
+    const result = this.pushDeferred(chunk);
+    if (result === null) return null;
+    const head = result.head;
+    return { head: { startLine: head.startLine, headers: head.headers, rawHeaders: head.rawHeaders }, rest: result.rest };
+  }
+
+  /**
+   * @internal As {@link push}, but the head's `headers` and `rawHeaders`
+   * are made when first read, from its text (a {@link ParsedHead}): for the
+   * server, whose handshake reads the few fields it checks with
+   * {@link headerValue} and leaves the records to an application that asks.
+   */
+  pushDeferred(chunk: Uint8Array): { head: HttpHead; rest: Uint8Array } | null {
     if (this.#failure) throw this.#failure;
     if (this.#done) throw new UsageError("HEAD_ALREADY_PARSED", "the HTTP head was already parsed");
     try {
@@ -414,27 +561,27 @@ export class HttpHeadParser {
 
   #parse(bytes: Uint8Array): HttpHead {
     // The scan guarantees that every CR is followed by LF and every LF preceded by CR, and that
-    // the text ends with the empty line: each "\r\n" found below is a line end. Lines are parsed
+    // the text ends with the empty line: each "\r\n" found below is a line end. Lines are checked
     // where they lie in the text (a split would make an array and a string per line first).
     const text = latin1(bytes, this.#bits < 0x80);
     const fieldsEnd = text.length - 2;
     let end = text.indexOf("\r\n");
     const startLine = this.#kind === "request" ? parseRequestLine(text, end) : parseStatusLine(text.slice(0, end));
-    // No prototype, yet fast properties: Object.create(null) would make a dictionary (larger, slower to fill).
-    const headers = Object.setPrototypeOf({}, null) as Record<string, string>;
-    const rawHeaders: Array<[string, string]> = [];
+    // Sized once (growing it field by field would copy it twice for a usual head).
+    let count = 0;
+    for (let at = text.indexOf("\r\n", end + 2); at >= 0 && at < fieldsEnd; at = text.indexOf("\r\n", at + 2)) count++;
+    const fields = new Array<number>(Math.min(count, this.#maxCount) * 4);
+    let at = 0;
     for (let start = end + 2; start < fieldsEnd; start = end + 2) {
       // The byte scan counts lines as they come; a head that came whole is counted here.
-      if (rawHeaders.length === this.#maxCount) throw tooManyFields(this.#maxCount);
+      if (at === fields.length) throw tooManyFields(this.#maxCount);
       end = text.indexOf("\r\n", start);
-      const field = parseFieldLine(text, start, end);
-      rawHeaders.push(field);
-      const key = lowerCaseName(field[0]);
-      const previous = headers[key];
-      headers[key] = previous === undefined ? field[1] : `${previous}, ${field[1]}`;
+      checkFieldLine(text, start, end, fields, at);
+      at += 4;
     }
-    return { startLine, headers, rawHeaders };
+    return new ParsedHead(startLine, text, fields);
   }
+
 }
 
 /**

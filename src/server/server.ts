@@ -21,11 +21,12 @@ import {
   formatAcceptResponse,
   buildRejectResponse,
   formatExtensions,
-  parseUpgradeRequest,
+  checkUpgradeRequest,
   selectSubprotocol,
   type HeaderInput,
   type HttpHead,
   type Limits,
+  type CheckedUpgrade,
   type UpgradeRequest,
 } from "../core/index.js";
 import type { AdapterHub, PubSubAdapter } from "./adapter.js";
@@ -221,8 +222,6 @@ class Request implements ServerRequest {
   readonly target: string;
   readonly path: string;
   readonly query: string;
-  readonly headers: Record<string, string>;
-  readonly rawHeaders: Array<[string, string]>;
   readonly key: string;
   readonly protocols: string[];
   readonly extensions: UpgradeRequest["extensions"];
@@ -230,7 +229,9 @@ class Request implements ServerRequest {
   readonly host: string;
   private ownLocals: Record<string, unknown> | null = null;
   constructor(
-    upgrade: UpgradeRequest,
+    upgrade: CheckedUpgrade,
+    /** The request's head: its records are made only if the application reads them (see HttpHeadParser.pushDeferred). */
+    private readonly head: HttpHead,
     private readonly socket: Socket,
     readonly secure: boolean,
     readonly incoming: IncomingMessage | null,
@@ -239,13 +240,18 @@ class Request implements ServerRequest {
     this.target = upgrade.target;
     this.path = upgrade.path;
     this.query = upgrade.query;
-    this.headers = upgrade.headers;
-    this.rawHeaders = upgrade.rawHeaders;
     this.key = upgrade.key;
     this.protocols = upgrade.protocols;
     this.extensions = upgrade.extensions;
     this.origin = upgrade.origin;
     this.host = upgrade.host;
+  }
+  /** Made from the head when first read: a handshake whose fields nobody reads makes no record of them. */
+  get headers(): Record<string, string> {
+    return this.head.headers;
+  }
+  get rawHeaders(): Array<[string, string]> {
+    return this.head.rawHeaders;
   }
   get locals(): Record<string, unknown> {
     return (this.ownLocals ??= {});
@@ -461,7 +467,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
   private onHandshakeData(socket: Socket, handshake: PendingHandshake, chunk: Uint8Array): void {
     let result;
     try {
-      result = handshake.parser!.push(chunk);
+      result = handshake.parser!.pushDeferred(chunk);
     } catch (error) {
       return this.failHandshake(socket, handshake, error);
     }
@@ -509,9 +515,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
     let verdict: AuthResult | Promise<AuthResult> = true;
     try {
       if (this.closing) throw new HandshakeError("SERVER_CLOSING", "server is shutting down", 503);
-      const upgrade = parseUpgradeRequest(head);
+      const upgrade = checkUpgradeRequest(head);
       if (!this.pathAllowed(upgrade.path)) throw new HandshakeError("NOT_FOUND", `no WebSocket endpoint at ${upgrade.path}`, 404);
-      request = new Request(upgrade, socket, pending.secure, incoming);
+      request = new Request(upgrade, head, socket, pending.secure, incoming);
       const originAllowed = this.admission.originAllowed;
       if (originAllowed !== null && !originAllowed(request.origin, request)) throw originRefused(request.origin);
       // Checked again before the 101: this only spares authenticate when the server is already full.
@@ -591,7 +597,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> impleme
       }
       return;
     }
-    this.emit("connection", ws, request);
+    // emit() gathers its arguments into an array even when nobody listens.
+    if (this.listenerCount("connection") > 0) this.emit("connection", ws, request);
     if (this.handler === undefined) return;
     try {
       const running = this.handler(ws, request);

@@ -6,6 +6,8 @@ import {
   HttpHeadParser,
   formatExtensions,
   hasToken,
+  headerCount,
+  headerValue,
   httpVersion,
   isToken,
   parseExtensions,
@@ -216,6 +218,58 @@ describe("HttpHeadParser", () => {
     }
     assert.ok(first instanceof HandshakeError);
     assert.throws(() => parser.push(bytes("\r\n")), (error) => error === first);
+  });
+});
+
+describe("deferred heads (the server's) and the field readers", () => {
+  const deferred = (text: string): HttpHead => {
+    const result = new HttpHeadParser("request").pushDeferred(bytes(text));
+    assert.ok(result);
+    return result.head;
+  };
+
+  test("a deferred head reads the same as a plain one, records made on first read", () => {
+    const plain = parse("request", REQUEST);
+    const head = deferred(REQUEST);
+    assert.deepEqual(head.startLine, plain.startLine);
+    assert.deepEqual(head.rawHeaders, plain.rawHeaders);
+    assert.deepEqual({ ...head.headers }, { ...plain.headers });
+    assert.equal(Object.getPrototypeOf(head.headers), null);
+    // Made once, then kept: changes stick, as in a plain head.
+    assert.equal(head.headers, head.headers);
+    assert.equal(head.rawHeaders, head.rawHeaders);
+  });
+
+  test("headerValue and headerCount agree with the records, for deferred and plain heads", () => {
+    for (const head of [deferred(REQUEST), parse("request", REQUEST)]) {
+      assert.equal(headerValue(head, "host"), "server.example.com");
+      assert.equal(headerValue(head, "x-multi"), "one, two");
+      assert.equal(headerValue(head, "sec-websocket-protocol"), "chat, superchat");
+      assert.equal(headerValue(head, "absent"), undefined);
+      assert.equal(headerCount(head, "x-multi"), 2);
+      assert.equal(headerCount(head, "host"), 1);
+      assert.equal(headerCount(head, "absent"), 0);
+    }
+    // A name is compared whole, not as a prefix or suffix of another.
+    assert.equal(headerValue(deferred("GET / HTTP/1.1\r\nX-Host: a\r\nHostx: b\r\n\r\n"), "host"), undefined);
+  });
+
+  test("the readers follow what the application changed in the records", () => {
+    const head = deferred(REQUEST);
+    head.headers["host"] = "changed";
+    assert.equal(headerValue(head, "host"), "changed");
+    const other = deferred(REQUEST);
+    other.rawHeaders = [["Host", "a"], ["HOST", "b"]];
+    assert.equal(headerCount(other, "host"), 2);
+    assert.equal(headerValue(other, "host"), "a, b");
+  });
+
+  test("push hands out plain objects: a spread or JSON copy keeps every field", () => {
+    const result = new HttpHeadParser("request").push(bytes(REQUEST));
+    assert.ok(result);
+    const copy = JSON.parse(JSON.stringify({ ...result.head })) as HttpHead;
+    assert.deepEqual(copy.rawHeaders, result.head.rawHeaders);
+    assert.equal(copy.headers["x-multi"], "one, two");
   });
 });
 
