@@ -369,7 +369,6 @@ export class WebSocket extends ConnectionEmitterBase {
     if (socket.allowHalfOpen) socket.on("end", WebSocket.onSocketEnd);
     socket.on("close", WebSocket.onSocketClosed);
     socket.on("error", WebSocket.onSocketErrorEvent);
-    socket.on("drain", WebSocket.onSocketDrain);
     if (settings.liveness !== null) this.heartbeat = this.startHeartbeat(settings.liveness);
     if (head !== undefined && head.length > 0) {
       // Frames that arrived with the handshake are handled like any later read: after the
@@ -450,6 +449,7 @@ export class WebSocket extends ConnectionEmitterBase {
       // A stream given to fromStream() or connect({ stream }) may be no TCP socket.
       (this.socket as Partial<Socket>).setNoDelay?.(true);
       this.outbox = new Outbox(this.core, this.socket, this.counters);
+      this.outbox.onFull = WebSocket.listenForDrain;
       if (this.info !== null) this.outbox.close();
     }
     return this.outbox;
@@ -484,6 +484,10 @@ export class WebSocket extends ConnectionEmitterBase {
   }
   private static onSocketErrorEvent(this: Socket, error: Error): void {
     (this as OwnedSocket)[OWNER].onSocketError(error);
+  }
+  /** 'drain' comes only after a write found the socket full: listened for from the first such write on (see Outbox.onFull). */
+  private static listenForDrain(socket: Socket): void {
+    socket.on("drain", WebSocket.onSocketDrain);
   }
   private static onSocketDrain(this: Socket): void {
     const connection = (this as OwnedSocket)[OWNER];

@@ -28,6 +28,13 @@ export class Outbox {
    * was when the write was made: every message counted up to then is written.
    */
   written: ((messagesOut: number) => void) | null = null;
+  /**
+   * Called once, the first time a flush leaves the socket over its
+   * high-water mark (node then emits 'drain' when it empties): the
+   * connection starts listening for 'drain' only then, so one that never
+   * fills its socket (an idle one) carries no listener for it.
+   */
+  onFull: ((socket: Socket) => void) | null = null;
 
   constructor(
     private readonly core: Protocol,
@@ -102,15 +109,21 @@ export class Outbox {
             }
             afterWrite?.();
           };
+    let room: boolean;
     if (chunks.length === 1) {
-      socket.write(chunks[0]!, done);
-      return;
+      room = socket.write(chunks[0]!, done);
+    } else {
+      socket.cork();
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+      room = socket.write(chunks[last]!, done);
+      socket.uncork();
     }
-    socket.cork();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    socket.write(chunks[last]!, done);
-    socket.uncork();
+    if (!room && this.onFull !== null) {
+      const onFull = this.onFull;
+      this.onFull = null;
+      onFull(socket);
+    }
   }
 
   /** Whether sends wait for a write (what {@link close} rejects). */
