@@ -9,6 +9,7 @@
  *   npm run bench -- --quick               # one repetition, short windows, ~2 minutes
  *   npm run bench -- --scenario small-binary,idle --reps 5
  *   npm run bench -- --scenario idle --idle-churn 4   # handshake CPU in steady state
+ *   npm run bench -- --scenario handshake --servers wsx,floor   # the servers side by side
  *   npm run bench -- --servers wsx,ws --json
  *   npm run bench -- --scenario small-binary --servers wsx --cpu-prof
  */

@@ -56,7 +56,7 @@ const SERVERS: ServerEntry[] = [
   { name: "wsx-ws", library: "wsx/ws", script: "ws.js", args: ["--wsx"] },
   { name: "ws", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: "1" } },
   { name: "ws-bufferutil", library: "ws", script: "ws.js", env: { WS_NO_BUFFER_UTIL: undefined } },
-  // What node:net itself costs (see servers/floor.ts): idle and broadcast ask for it.
+  // What node:net itself costs (see servers/floor.ts): idle, handshake and broadcast ask for it.
   { name: "floor", library: "net", script: "floor.js", reference: true },
   { name: "bun", library: "bun", script: "bun.js", bun: true },
 ];

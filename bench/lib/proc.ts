@@ -1,6 +1,6 @@
 /** Readings of another process from /proc (Linux), and facts about this machine. */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 
 let ticksPerSecond: number | undefined;
@@ -46,6 +46,32 @@ export function mainThreadMicros(pid: number): number | null {
   try {
     const ns = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ", 1)[0]);
     return Number.isFinite(ns) ? ns / 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time every thread of a process has used so far, and its main thread's, in
+ * microseconds to the nanosecond (/proc/<pid>/task/<tid>/schedstat), or null where
+ * the kernel does not report it. Finer than {@link cpuMicros} (clock ticks).
+ */
+export function scheduledMicros(pid: number): { all: number; main: number } | null {
+  try {
+    let all = 0;
+    let main = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      let ns: number;
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ", 1)[0]);
+      } catch {
+        continue; // a thread that ended between the listing and the read
+      }
+      if (!Number.isFinite(ns)) return null;
+      all += ns / 1000;
+      if (task === String(pid)) main = ns / 1000;
+    }
+    return { all, main };
   } catch {
     return null;
   }

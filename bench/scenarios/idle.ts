@@ -1,9 +1,11 @@
 /**
  * `idle`: 3,000 warm-up + 10,000 idle connections opened 200 at a time;
  * RSS per connection above the empty process and server CPU per handshake,
- * read against the node:net floor (servers/floor.ts): the targets are CPU
- * per handshake within 1.1× the floor and memory per connection within
- * 0.5 KiB of it.
+ * read against the node:net floor (servers/floor.ts): the target here is
+ * memory per connection within 0.5 KiB of the floor. The CPU target (within
+ * 1.1× the floor) is read in `handshake`, which runs the servers side by
+ * side: measured one after the other, as here, the ratio drifts with the
+ * machine's speed.
  */
 import type { Bench, Running, ServerDef } from "../lib/bench.js";
 import type { LoadGenerator } from "../lib/loadgen.js";
@@ -34,8 +36,7 @@ const CONCURRENCY = 200;
  * number of connections measured).
  */
 const WARMUP = 3000;
-/** Targets against the floor: CPU per handshake ≤ 1.1× (ratio), memory per connection ≤ floor + 512 B (difference). */
-const CPU_TARGET = { cpuPerHandshake: 1.1 };
+/** Target against the floor: memory per connection ≤ floor + 512 B (difference). */
 const MEMORY_TARGET = { rssPerConnection: 512 };
 
 async function runIdle(bench: Bench, def: ServerDef, count: number, fileLimit: number): Promise<IdleResult> {
@@ -119,7 +120,7 @@ export default {
     const figures = ["rssPerConnection", "rssPerExtraConnection", "rawRssPerConnection", "cpuPerHandshake", "mainCpuPerHandshake", "handshakesPerSecond"];
     const ratios = [
       // wsx against the floor first: the targets. floor/ws: what node:net alone costs against ws.
-      ...ratioLines(rows, figures, [{ a: "wsx", b: "floor", targets: CPU_TARGET }]),
+      ...ratioLines(rows, figures, [{ a: "wsx", b: "floor" }]),
       ...differenceLines(rows, ["rssPerConnection", "rssPerExtraConnection", "rawRssPerConnection"], [{ a: "wsx", b: "floor", targets: MEMORY_TARGET }], "B"),
       ...ratioLines(rows, figures, [...SERVER_PAIRS, { a: "floor", b: "ws" }]),
     ];
@@ -131,7 +132,7 @@ export default {
         `${fmt(WARMUP)} + ${fmt(count)} idle connections opened ${CONCURRENCY} at a time; RSS per connection above the empty process ` +
         `after a full GC, V8's young generation left out (marginal: the ${fmt(count)} over the first ${fmt(WARMUP)}; "with young gen.": ` +
         `RSS as it is right after the burst), server CPU per handshake of the ${fmt(count)} (and the part on the main thread; the rest is other threads, ` +
-        `for Node mostly GC); floor: node:net with a minimal handshake, the reference (targets: CPU within 1.1× the floor, memory within 512 B of it)`,
+        `for Node mostly GC); floor: node:net with a minimal handshake, the reference (target: memory within 512 B of it; the CPU target is read in handshake)`,
       rows,
       ratios,
       ratioTitles: {

@@ -10,6 +10,7 @@ export const SCENARIO_NAMES = [
   "small-text",
   "large",
   "idle",
+  "handshake",
   "client",
   "client-text",
   "client-large",
