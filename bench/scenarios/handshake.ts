@@ -87,13 +87,28 @@ export default {
     if (limits.count < perServer) throw new Error(`handshake needs ${perServer} open files per process: ${limits.warning}`);
     const defs = bench.servers(["floor"]).filter((d) => d.name !== "wsx-iter");
     const runs = new Map<string, Figures[]>(defs.map((d) => [d.name, []]));
+    let failure: string | null = null;
     for (let rep = 1; rep <= bench.options.reps; rep++) {
-      const figures = await runTogether(bench, defs, batch, limits.fileLimit);
+      let figures: Map<string, Figures>;
+      try {
+        figures = await runTogether(bench, defs, batch, limits.fileLimit);
+      } catch (error) {
+        // The servers run together: a failure loses the repetition for all of them, not the whole benchmark.
+        failure = (error as Error).message;
+        progress(`handshake ${rep}/${bench.options.reps} failed: ${failure}`);
+        continue;
+      }
       for (const [name, f] of figures) runs.get(name)!.push(f);
       const line = [...figures].map(([name, f]) => `${name} ${fmtSig(f.cpuPerHandshake!)}`).join("  ");
       progress(`handshake ${rep}/${bench.options.reps} µs/handshake: ${line}`);
     }
-    const rows: Row[] = defs.map((d) => ({ name: d.name, reps: runs.get(d.name)!, median: medians(runs.get(d.name)!) }));
+    if (failure !== null) warnings.push(`a repetition failed: ${failure}`);
+    const rows: Row[] = defs.map((d) => {
+      const reps = runs.get(d.name)!;
+      const row: Row = { name: d.name, reps, median: medians(reps) };
+      if (reps.length === 0 && failure !== null) row.error = failure;
+      return row;
+    });
     const figures = ["cpuPerHandshake", "mainCpuPerHandshake"];
     const ratios = [
       ...ratioLines(rows, figures, [{ a: "wsx", b: "floor", targets: CPU_TARGET }]),
