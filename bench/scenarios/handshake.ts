@@ -7,7 +7,7 @@
  * nanosecond (schedstat), so work a server defers (concurrent GC, compiling)
  * is counted whenever it runs. `idle` measures the servers one after the
  * other, seconds apart: on a shared VM whose speed drifts, its per-handshake
- * ratio moves by ±7% from run to run, this one by about ±2%. The target is
+ * ratio moves by ±7% from run to run, this one by about ±3%. The target is
  * read here: CPU per handshake within 1.1× the node:net floor.
  */
 import type { Bench, Running, ServerDef } from "../lib/bench.js";
