@@ -216,11 +216,11 @@ function parseStatusLine(line: string): [string, string, string] {
 }
 
 /**
- * Checks the field line `text[start, end)` and writes where its name and its
- * value (without surrounding whitespace) lie to `fields` from `at`: no
- * string is made here (see {@link ParsedHead}).
+ * Checks the field line `text[start, end)` and appends where its name and
+ * its value (without surrounding whitespace) lie to `fields`: no string is
+ * made here (see {@link ParsedHead}).
  */
-function checkFieldLine(text: string, start: number, end: number, fields: number[], at: number): void {
+function checkFieldLine(text: string, start: number, end: number, fields: number[]): void {
   if (isOws(text.charCodeAt(start))) throw malformed("obsolete line folding is not allowed");
   let colon = start;
   for (; colon < end; colon++) {
@@ -242,10 +242,7 @@ function checkFieldLine(text: string, start: number, end: number, fields: number
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("control character in header value");
   }
-  fields[at] = start;
-  fields[at + 1] = colon;
-  fields[at + 2] = from;
-  fields[at + 3] = to;
+  fields.push(start, colon, from, to);
 }
 
 /**
@@ -254,8 +251,8 @@ function checkFieldLine(text: string, start: number, end: number, fields: number
  * {@link rawHeaders} is first read. The server's handshake reads the few
  * fields it checks through {@link headerValue} and {@link headerCount}, so
  * when the application never looks at the headers no string, pair or record
- * is made per field (measured: that was most of what parsing cost per
- * handshake). Both records are made once and then kept, so they can be
+ * is made per field (about half of what a handshake's parse allocated;
+ * BENCHMARKS.md, "Handshake: side by side"). Both records are made once and then kept, so they can be
  * changed like those of a plain {@link HttpHead}. Not handed out by
  * {@link HttpHeadParser.push}, whose heads are plain objects (a spread or
  * JSON copy of one keeps its fields): accessors on a prototype would not.
@@ -316,8 +313,7 @@ class ParsedHead implements HttpHead {
     const fields = this.#fields;
     let found: string | undefined;
     for (let i = 0; i < fields.length; i += 4) {
-      const start = fields[i]!;
-      if (fields[i + 1]! - start !== lowerName.length || !equalsIgnoringAsciiCase(text, start, lowerName)) continue;
+      if (!this.#named(i, lowerName)) continue;
       const value = common(text, fields[i + 2]!, fields[i + 3]!, COMMON_VALUES);
       found = found === undefined ? value : `${found}, ${value}`;
     }
@@ -327,14 +323,15 @@ class ParsedHead implements HttpHead {
   /** How many fields are named `lowerName`, likewise. */
   count(lowerName: string): number {
     if (this.#rawHeaders !== null) return countFields(this.#rawHeaders, lowerName);
-    const text = this.#text;
-    const fields = this.#fields;
     let count = 0;
-    for (let i = 0; i < fields.length; i += 4) {
-      const start = fields[i]!;
-      if (fields[i + 1]! - start === lowerName.length && equalsIgnoringAsciiCase(text, start, lowerName)) count++;
-    }
+    for (let i = 0; i < this.#fields.length; i += 4) if (this.#named(i, lowerName)) count++;
     return count;
+  }
+
+  /** Whether the field whose offsets start at `i` is named `lowerName` (ASCII case ignored: names are tokens). */
+  #named(i: number, lowerName: string): boolean {
+    const start = this.#fields[i]!;
+    return this.#fields[i + 1]! - start === lowerName.length && equalsIgnoringAsciiCase(this.#text, start, lowerName);
   }
 }
 
@@ -567,21 +564,16 @@ export class HttpHeadParser {
     const fieldsEnd = text.length - 2;
     let end = text.indexOf("\r\n");
     const startLine = this.#kind === "request" ? parseRequestLine(text, end) : parseStatusLine(text.slice(0, end));
-    // Sized once (growing it field by field would copy it twice for a usual head).
-    let count = 0;
-    for (let at = text.indexOf("\r\n", end + 2); at >= 0 && at < fieldsEnd; at = text.indexOf("\r\n", at + 2)) count++;
-    const fields = new Array<number>(Math.min(count, this.#maxCount) * 4);
-    let at = 0;
+    const fields: number[] = [];
+    const most = this.#maxCount * 4;
     for (let start = end + 2; start < fieldsEnd; start = end + 2) {
       // The byte scan counts lines as they come; a head that came whole is counted here.
-      if (at === fields.length) throw tooManyFields(this.#maxCount);
+      if (fields.length === most) throw tooManyFields(this.#maxCount);
       end = text.indexOf("\r\n", start);
-      checkFieldLine(text, start, end, fields, at);
-      at += 4;
+      checkFieldLine(text, start, end, fields);
     }
     return new ParsedHead(startLine, text, fields);
   }
-
 }
 
 /**
