@@ -43,8 +43,13 @@ export function faults(pid: number): { minor: number; userMicros: number; system
  * Node, mostly V8's garbage-collector helpers.
  */
 export function mainThreadMicros(pid: number): number | null {
+  return threadMicros(pid, String(pid));
+}
+
+/** One thread's CPU time so far in microseconds (its schedstat), or null if it cannot be read. */
+function threadMicros(pid: number, task: string): number | null {
   try {
-    const ns = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ", 1)[0]);
+    const ns = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ", 1)[0]);
     return Number.isFinite(ns) ? ns / 1000 : null;
   } catch {
     return null;
@@ -57,24 +62,16 @@ export function mainThreadMicros(pid: number): number | null {
  * the kernel does not report it. Finer than {@link cpuMicros} (clock ticks).
  */
 export function scheduledMicros(pid: number): { all: number; main: number } | null {
+  const main = mainThreadMicros(pid);
+  if (main === null) return null;
+  let all = 0;
   try {
-    let all = 0;
-    let main = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      let ns: number;
-      try {
-        ns = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ", 1)[0]);
-      } catch {
-        continue; // a thread that ended between the listing and the read
-      }
-      if (!Number.isFinite(ns)) return null;
-      all += ns / 1000;
-      if (task === String(pid)) main = ns / 1000;
-    }
-    return { all, main };
+    // A thread that ends between the listing and its read counts as nothing.
+    for (const task of readdirSync(`/proc/${pid}/task`)) all += threadMicros(pid, task) ?? 0;
   } catch {
     return null;
   }
+  return { all, main };
 }
 
 /**
